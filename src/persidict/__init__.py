@@ -9,6 +9,8 @@ only when first used.
 from __future__ import annotations
 
 from .base import PersiDict
+from .cached_append_only_dict import AppendOnlyDictCached, CachedAppendOnlyDict
+from .cached_mutable_dict import CachedMutableDict, MutableDictCached
 from .empty_dict import EmptyDict
 from .errors import (
     BackendError,
@@ -55,6 +57,8 @@ from .keys import (
     replace_unsafe_chars,
 )
 from .local_dict import LocalBackend, LocalDict
+from .overlapping_multi_dict import OverlappingMultiDict
+from .write_once_dict import WriteOnceDict
 
 __version__ = "0.1.0"
 
@@ -71,7 +75,10 @@ __all__ = [
     "VALUE_NOT_RETRIEVED",
     "AlwaysRetrieveFlag",
     "AnyETagFlag",
+    "AppendOnlyDictCached",
     "BackendError",
+    "CachedAppendOnlyDict",
+    "CachedMutableDict",
     "ConcurrencyConflictError",
     "ConditionalOperationResult",
     "CorruptValueError",
@@ -89,16 +96,19 @@ __all__ = [
     "KeepCurrentFlag",
     "LocalBackend",
     "LocalDict",
+    "MutableDictCached",
     "MutationPolicyError",
     "NeverRetrieveFlag",
     "NonEmptySafeStrTuple",
     "OperationResult",
+    "OverlappingMultiDict",
     "PersiDict",
     "RetrieveValueFlag",
     "SafeStrTuple",
     "TransformingFunction",
     "ValueNotRetrievedFlag",
     "ValueType",
+    "WriteOnceDict",
     "__version__",
     "get_safe_chars",
     "replace_unsafe_chars",

@@ -1,0 +1,168 @@
+"""``MutableDictCached``: a read cache for a dict whose items can change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final, Self, TypeVar
+
+from ._layer import check_is_dict, inherited_params
+from .base import ItemInfo, PersiDict
+from .flags import ETagIfExists, ETagValue
+from .keys import NonEmptySafeStrTuple
+
+__all__ = ["CachedMutableDict", "MutableDictCached"]
+
+V = TypeVar("V")
+
+# An etag-cache entry is "<main ETag><separator><data-cache ETag>". The second
+# half proves the data cache still holds the value read at the first: without
+# it, two processes sharing the caches could interleave their two writes and
+# leave one's value beside the other's ETag, a stale value served as current.
+_SEPARATOR: Final = "\n"
+
+
+class MutableDictCached(PersiDict[V]):
+    """Serve reads from ``data_cache`` while the main dict's ETag is unchanged.
+
+    A read asks ``main_dict`` only whether the cached ETag is still current
+    (one ``stat`` on a ``FileDirDict``, one conditional GET answered 304 on
+    S3) and reads the value from the cache when it is. Writes and deletes go
+    to ``main_dict`` first, then to both caches. ``in``, ``len``, iteration,
+    timestamps and ETags ask ``main_dict``. Thread- and process-safety are
+    those of the three dicts; the caches may be shared between processes.
+    """
+
+    def __init__(
+        self,
+        *,
+        main_dict: PersiDict[V],
+        data_cache: PersiDict[V],
+        etag_cache: PersiDict[str],
+    ) -> None:
+        check_is_dict("main_dict", main_dict)
+        check_is_dict("data_cache", data_cache)
+        check_is_dict("etag_cache", etag_cache)
+        for name, cache in (("data_cache", data_cache), ("etag_cache", etag_cache)):
+            if cache.append_only:
+                raise ValueError(
+                    f"{name} must not be append-only: the cache overwrites "
+                    "entries whenever the main dict changes"
+                )
+        super().__init__(**inherited_params(main_dict))
+        self._main = main_dict
+        self._data_cache = data_cache
+        self._etag_cache = etag_cache
+
+    @property
+    def main_dict(self) -> PersiDict[V]:
+        return self._main
+
+    @property
+    def data_cache(self) -> PersiDict[V]:
+        return self._data_cache
+
+    @property
+    def etag_cache(self) -> PersiDict[str]:
+        return self._etag_cache
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "main_dict": self._main,
+            "data_cache": self._data_cache,
+            "etag_cache": self._etag_cache,
+        }
+
+    # ------------------------------------------------------------- the cache
+
+    def _cached(self, key: NonEmptySafeStrTuple) -> tuple[V, ETagValue] | None:
+        """Return the cached value and the main ETag it was read at, if the
+        two cache entries still belong together."""
+        try:
+            entry = self._etag_cache._get(key)
+            main_etag, _, data_etag = entry.partition(_SEPARATOR)
+            value, actual_data_etag = self._data_cache._get_with_etag(key)
+        except (KeyError, AttributeError, TypeError):
+            return None
+        if actual_data_etag != data_etag:
+            return None
+        return value, ETagValue(main_etag)
+
+    def _remember(
+        self, key: NonEmptySafeStrTuple, value: V, main_etag: ETagValue
+    ) -> None:
+        # The data goes first: an etag entry never points at data written
+        # after it, and a crash in between leaves an entry that fails to match.
+        data_etag = self._data_cache._put(key, value, None)
+        self._etag_cache._put(key, f"{main_etag}{_SEPARATOR}{data_etag}", None)
+
+    def _forget(self, key: NonEmptySafeStrTuple) -> None:
+        self._etag_cache._remove(key, None)
+        self._data_cache._remove(key, None)
+
+    # ------------------------------------------------------------ primitives
+
+    def _get_with_etag(self, key: NonEmptySafeStrTuple) -> tuple[V, ETagValue]:
+        cached = self._cached(key)
+        if cached is not None:
+            value, etag = cached
+            try:
+                fresh = self._main._get_if_changed(key, etag)
+            except KeyError:
+                self._forget(key)
+                raise
+            if fresh is None:
+                return value, etag
+        else:
+            fresh = self._main._get_with_etag(key)
+        self._remember(key, *fresh)
+        return fresh
+
+    def _get_if_changed(
+        self, key: NonEmptySafeStrTuple, etag: ETagValue
+    ) -> tuple[V, ETagValue] | None:
+        value, current = self._get_with_etag(key)
+        return None if current == etag else (value, current)
+
+    def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
+        return self._main._stat(key)
+
+    def _contains(self, key: NonEmptySafeStrTuple) -> bool:
+        return self._main._contains(key)
+
+    def _count(self) -> int:
+        return self._main._count()
+
+    def _put(
+        self, key: NonEmptySafeStrTuple, value: V, expected: ETagIfExists | None
+    ) -> ETagValue:
+        etag = self._main._put(key, value, expected)
+        self._remember(key, value, etag)
+        return etag
+
+    def _remove(self, key: NonEmptySafeStrTuple, expected: ETagValue | None) -> bool:
+        removed = self._main._remove(key, expected)
+        self._forget(key)
+        return removed
+
+    def _remove_all(self) -> None:
+        self._main._remove_all()
+        self._etag_cache._remove_all()
+        self._data_cache._remove_all()
+
+    def _scan(
+        self, with_info: bool
+    ) -> Iterator[tuple[NonEmptySafeStrTuple, ItemInfo | None]]:
+        return self._main._scan(with_info)
+
+    def _subdict_names(self) -> set[str]:
+        return self._main._subdict_names()
+
+    def _child(self, prefix: NonEmptySafeStrTuple) -> Self:
+        return type(self)(
+            main_dict=self._main._child(prefix),
+            data_cache=self._data_cache._child(prefix),
+            etag_cache=self._etag_cache._child(prefix),
+        )
+
+
+CachedMutableDict = MutableDictCached
