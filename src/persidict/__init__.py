@@ -8,6 +8,8 @@ only when first used.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .base import PersiDict
 from .cached_append_only_dict import AppendOnlyDictCached, CachedAppendOnlyDict
 from .cached_mutable_dict import CachedMutableDict, MutableDictCached
@@ -60,7 +62,28 @@ from .local_dict import LocalBackend, LocalDict
 from .overlapping_multi_dict import OverlappingMultiDict
 from .write_once_dict import WriteOnceDict
 
+if TYPE_CHECKING:
+    from .s3_dict import BasicS3Dict, S3Dict, S3Dict_FileDirCached
+
 __version__ = "0.1.0"
+
+_S3_NAMES = ("BasicS3Dict", "S3Dict", "S3Dict_FileDirCached")
+
+
+def __getattr__(name: str) -> Any:
+    # The S3 classes load boto3, which takes long to import; they are
+    # imported on first use so that `import persidict` stays fast.
+    if name in _S3_NAMES:
+        try:
+            from . import s3_dict
+        except ImportError as err:
+            raise ImportError(
+                f"persidict.{name} needs boto3; install it with: "
+                "pip install 'persidict[s3]'"
+            ) from err
+        return getattr(s3_dict, name)
+    raise AttributeError(f"module 'persidict' has no attribute {name!r}")
+
 
 __all__ = [
     "ALWAYS_RETRIEVE",
@@ -77,6 +100,7 @@ __all__ = [
     "AnyETagFlag",
     "AppendOnlyDictCached",
     "BackendError",
+    "BasicS3Dict",
     "CachedAppendOnlyDict",
     "CachedMutableDict",
     "ConcurrencyConflictError",
@@ -104,6 +128,8 @@ __all__ = [
     "OverlappingMultiDict",
     "PersiDict",
     "RetrieveValueFlag",
+    "S3Dict",
+    "S3Dict_FileDirCached",
     "SafeStrTuple",
     "TransformingFunction",
     "ValueNotRetrievedFlag",

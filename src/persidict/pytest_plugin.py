@@ -1,0 +1,53 @@
+"""pytest fixtures for testing code that uses persidict's S3 dicts.
+
+Enable them in a ``conftest.py`` with ``pytest_plugins = ["persidict.pytest_plugin"]``.
+``s3_server`` starts one SeaweedFS server on 127.0.0.1 for the whole test
+session (see ``persidict.testing``), points boto3's standard variables at it
+(``AWS_ENDPOINT_URL``, the test credentials and region) and stops it at the
+end. ``s3_bucket`` gives a new bucket name per test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from .testing import SeaweedS3Server
+
+__all__ = ["s3_bucket", "s3_server"]
+
+_bucket_numbers = itertools.count(1)
+
+# Variables that would send boto3 elsewhere or sign with other credentials.
+_CONFLICTING_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[SeaweedS3Server]:
+    """A running SeaweedFS S3 server, with boto3's variables set to reach it."""
+    server = SeaweedS3Server()
+    server.start()
+    saved = {
+        name: os.environ.get(name) for name in (*server.env(), *_CONFLICTING_VARIABLES)
+    }
+    try:
+        for name in _CONFLICTING_VARIABLES:
+            os.environ.pop(name, None)
+        os.environ.update(server.env())
+        yield server
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: SeaweedS3Server) -> str:
+    """A bucket name no other test of this session uses; the dicts create it."""
+    return f"test-bucket-{os.getpid()}-{next(_bucket_numbers)}"
