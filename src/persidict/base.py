@@ -46,6 +46,7 @@ from collections.abc import (
     MutableMapping,
     ValuesView,
 )
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, NamedTuple, Self, TypeVar, overload
 
 from .errors import ConcurrencyConflictError, MutationPolicyError
@@ -87,6 +88,18 @@ _T = TypeVar("_T")
 # Attempts of an ETAG_HAS_CHANGED write or delete, which must pin the ETag
 # it saw before writing, before giving up under constant contention.
 _PIN_ATTEMPTS = 20
+
+# Bounds, in seconds, of the pauses between attempts of transform_item. The
+# base is at least a few milliseconds, because a process that lost a race was
+# often just descheduled: the window it must avoid is a time slice, not the
+# microseconds its own attempt took.
+_MIN_RETRY_BASE = 0.005
+_MAX_RETRY_PAUSE = 2.0
+
+# Pause windows of keys that saw lost races lately, in seconds, per process.
+# Keys are compared by their strings only, so two dicts sharing a key name
+# share a window; that costs at most some extra pausing.
+_contention: dict[NonEmptySafeStrTuple, float] = {}
 
 
 class ItemInfo(NamedTuple):
@@ -197,6 +210,15 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
 
     # Batch forms and shortcuts; backends override them where one request
     # can do the work of many.
+
+    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
+        """Return a context that keeps other transforms of ``key`` out.
+
+        Backends that can lock a key cheaply (a file lock, a thread lock)
+        return one, and ``transform_item`` then runs without losing races.
+        The default is no lock: transforms stay optimistic and retry.
+        """
+        return nullcontext()
 
     def _contains(self, key: NonEmptySafeStrTuple) -> bool:
         try:
@@ -854,39 +876,76 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
                 f"n_retries must be None or an int >= 0, got {n_retries!r}"
             )
 
-        current = self.get_with_etag(key)
-        value, etag = current.new_value, current.actual_etag
+        with self._exclusive(key):
+            return self._transform_loop(key, transformer, n_retries)
+
+    def _transform_loop(
+        self,
+        key: NonEmptySafeStrTuple,
+        transformer: TransformingFunction[V],
+        n_retries: int | None,
+    ) -> OperationResult[V]:
+        # Contention is remembered per key between calls: a process that lost
+        # races lately pauses before its first attempt too. Without that, a
+        # caller retrying after a pause keeps losing to fresh calls of other
+        # processes that never pause, and runs out of retries.
+        window = _contention.get(key, 0.0)
         attempt = 0
         while True:
             attempt += 1
-            new_value = transformer(value)  # type: ignore[arg-type]
-            if new_value is KEEP_CURRENT:
-                return OperationResult(etag, value)  # type: ignore[arg-type]
-            if new_value is DELETE_CURRENT:
-                outcome = self.discard_if(
-                    key, condition=ETAG_IS_THE_SAME, expected_etag=etag
-                )
-                if outcome.condition_was_satisfied:
-                    return OperationResult(ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)
-                current = self.get_with_etag(key)
-            else:
-                outcome = self.set_item_if(
-                    key,
-                    value=new_value,
-                    condition=ETAG_IS_THE_SAME,
-                    expected_etag=etag,
-                    retrieve_value=ALWAYS_RETRIEVE,
-                )
-                if outcome.condition_was_satisfied:
-                    return OperationResult(outcome.resulting_etag, new_value)  # type: ignore[arg-type]
-                current = outcome
-            value, etag = current.new_value, current.actual_etag
+            if window:
+                time.sleep(random.uniform(0, window))
+            started = time.monotonic()
+            outcome = self._transform_once(key, transformer)
+            if outcome is not None:
+                if window > _MIN_RETRY_BASE:
+                    _contention[key] = window / 2
+                else:
+                    _contention.pop(key, None)
+                return outcome
 
             if n_retries is not None and attempt > n_retries:
                 raise ConcurrencyConflictError(key, attempt)
-            pause = min(2.0, 0.005 * 2 ** min(attempt, 10))
-            logger.debug("transform_item on %r lost a race, retry %d", key, attempt)
-            time.sleep(random.uniform(0, pause))
+            # The window doubles with each loss and starts at the time an
+            # attempt took, so it suits a local folder and a remote server.
+            spent = max(time.monotonic() - started, _MIN_RETRY_BASE)
+            window = min(_MAX_RETRY_PAUSE, max(window * 2, spent * 2))
+            if len(_contention) > 4096:
+                _contention.clear()
+            _contention[key] = window
+            logger.debug(
+                "transform_item on %r lost a race, retry %d within %.3f s",
+                key,
+                attempt,
+                window,
+            )
+
+    def _transform_once(
+        self, key: NonEmptySafeStrTuple, transformer: TransformingFunction[V]
+    ) -> OperationResult[V] | None:
+        """Read, transform and write back once; ``None`` if another writer won."""
+        current = self.get_with_etag(key)
+        value, etag = current.new_value, current.actual_etag
+        new_value = transformer(value)  # type: ignore[arg-type]
+        if new_value is KEEP_CURRENT:
+            return OperationResult(etag, value)  # type: ignore[arg-type]
+        if new_value is DELETE_CURRENT:
+            deleted = self.discard_if(
+                key, condition=ETAG_IS_THE_SAME, expected_etag=etag
+            )
+            if deleted.condition_was_satisfied:
+                return OperationResult(ITEM_NOT_AVAILABLE, ITEM_NOT_AVAILABLE)
+            return None
+        written = self.set_item_if(
+            key,
+            value=new_value,
+            condition=ETAG_IS_THE_SAME,
+            expected_etag=etag,
+            retrieve_value=NEVER_RETRIEVE,
+        )
+        if written.condition_was_satisfied:
+            return OperationResult(written.resulting_etag, new_value)  # type: ignore[arg-type]
+        return None
 
 
 class _ValuesView(ValuesView[V]):

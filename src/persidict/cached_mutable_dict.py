@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any, Final, Self, TypeVar
 
 from ._layer import check_is_dict, inherited_params
@@ -122,6 +123,9 @@ class MutableDictCached(PersiDict[V]):
     ) -> tuple[V, ETagValue] | None:
         value, current = self._get_with_etag(key)
         return None if current == etag else (value, current)
+
+    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
+        return self._main._exclusive(key)
 
     def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
         return self._main._stat(key)

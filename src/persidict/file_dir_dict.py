@@ -32,10 +32,12 @@ import fcntl
 import os
 import secrets
 import stat
+import struct
+import threading
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, Final, NoReturn, Self, TypeVar
 
 from .base import ETagMismatch, ItemInfo
@@ -56,6 +58,34 @@ _LOCK_NAME: Final = "+persidict.lock"
 _OPEN_READ: Final = os.O_RDONLY | os.O_CLOEXEC
 _OPEN_NEW: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _NAME_MAX: Final = 255
+
+
+_thread_state = threading.local()
+
+
+def _held_locks() -> set[str]:
+    """Return the paths whose key lock the current thread holds."""
+    held: set[str] | None = getattr(_thread_state, "held", None)
+    if held is None:
+        held = _thread_state.held = set()
+    return held
+
+
+if hasattr(fcntl, "F_OFD_SETLKW"):
+
+    def _lock_byte(fd: int, offset: int) -> None:
+        # An open-file-description lock (Linux): owned by this descriptor, so
+        # two threads of one process exclude each other, and closing another
+        # descriptor of the same file does not release it, unlike lockf().
+        request = struct.pack("@hhqqi", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0)
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, request)
+
+else:
+
+    def _lock_byte(fd: int, offset: int) -> None:
+        # Without OFD locks, flock() the whole file: also owned by the open
+        # file description, but it serialises every key of the folder.
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _etag_of(st: os.stat_result) -> ETagValue:
@@ -317,8 +347,14 @@ class FileDirDict(StorageDict[V]):
         """Hold an exclusive lock on the key stored at ``path``.
 
         One lock file per folder; each key locks one byte of it at an offset
-        derived from its file name, so keys rarely wait for one another.
+        derived from its file name, so keys rarely wait for one another. The
+        lock is reentrant within a thread, so a transform holding it can
+        still write through the compare-and-swap.
         """
+        held = _held_locks()
+        if path in held:
+            yield
+            return
         offset = zlib.crc32(os.path.basename(path).encode()) & 0x7FFFFFFF
         try:
             fd = os.open(
@@ -329,11 +365,22 @@ class FileDirDict(StorageDict[V]):
         except FileNotFoundError:
             raise ETagMismatch(ITEM_NOT_AVAILABLE) from None
         try:
-            fcntl.lockf(fd, fcntl.LOCK_EX, 1, offset, os.SEEK_SET)
-            yield
+            _lock_byte(fd, offset)
+            held.add(path)
+            try:
+                yield
+            finally:
+                held.discard(path)
         finally:
-            # Closing the descriptor releases the lock.
+            # Closing the descriptor releases the lock; the kernel also does
+            # that when the process dies.
             os.close(fd)
+
+    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[None]:
+        path = self._path(key)
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        return self._key_lock(folder, path)
 
     def _sync_folder(self, folder: str, key: Any) -> None:
         try:

@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Self, TypeVar
 
 from .base import ETagMismatch, ItemInfo
@@ -155,6 +156,11 @@ class LocalDict(StorageDict[V]):
         with self._backend.lock:
             entry = self._entry(key)
         return entry.data, entry.etag
+
+    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
+        # The backend's reentrant lock: a transform then runs as one step
+        # for every thread, so it never loses a race and never retries.
+        return self._backend.lock
 
     def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
         with self._backend.lock:

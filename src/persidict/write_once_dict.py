@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any, Self, TypeVar
 
 from ._layer import check_is_dict, inherited_params
@@ -136,6 +137,9 @@ class WriteOnceDict(PersiDict[V]):
         self, key: NonEmptySafeStrTuple, etag: ETagValue
     ) -> tuple[V, ETagValue] | None:
         return self._wrapped._get_if_changed(key, etag)
+
+    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
+        return self._wrapped._exclusive(key)
 
     def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
         return self._wrapped._stat(key)
