@@ -19,8 +19,10 @@ __all__ = [
 
 _SAFE_CHARS: Final = frozenset(string.ascii_letters + string.digits + "()_-~.=")
 
-# Components must be shorter than this, so that a component plus a digest
-# suffix and an extension still fits most file systems' 255-byte name limit.
+# Components must be shorter than this many characters, as in the public
+# persidict package. NOTE: a FileDirDict adds a digest suffix and an extension
+# to each name, so a component near this limit can exceed the 255-byte file
+# name limit of most file systems; FileDirDict then raises ValueError.
 MAX_COMPONENT_LENGTH: Final = 254
 
 _SAFE_COMPONENT = re.compile(r"[A-Za-z0-9()_\-~.=]+\Z")

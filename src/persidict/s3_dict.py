@@ -322,9 +322,11 @@ class BasicS3Dict(StorageDict[V]):
             except KeyError:
                 return False
         elif not self._server_enforces_conditions():
-            if self._actual_etag(key) != expected:
-                raise ETagMismatch(None)
-            expected = None
+            with self._local_cas_lock:
+                actual = self._actual_etag(key)
+                if actual != expected:
+                    raise ETagMismatch(actual)
+                return self._delete_unconditionally(key)
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Key": self._object_key(key)}
         if expected is not None:
             kwargs["IfMatch"] = expected
@@ -389,6 +391,13 @@ class BasicS3Dict(StorageDict[V]):
             if actual != expected:
                 raise ETagMismatch(actual)
             return self._write_bytes_unconditionally(key, data)
+
+    def _delete_unconditionally(self, key: NonEmptySafeStrTuple) -> bool:
+        try:
+            self._client.delete_object(Bucket=self._bucket, Key=self._object_key(key))
+        except (ClientError, BotoCoreError) as err:
+            self._fail(err, "delete", key)
+        return True
 
     def _write_bytes_unconditionally(
         self, key: NonEmptySafeStrTuple, data: bytes
