@@ -122,7 +122,7 @@ class BasicS3Dict(StorageDict[V]):
             endpoint_url=endpoint_url,
             config=Config(
                 retries={"mode": "standard", "max_attempts": 4},
-                connect_timeout=10,
+                connect_timeout=5,
                 read_timeout=60,
                 max_pool_connections=max(10, max_workers),
             ),
