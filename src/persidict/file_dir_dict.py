@@ -18,10 +18,11 @@ Guarantees, on a local POSIX file system:
   within one file-system clock tick still get different ETags.
 - Compare-and-swap (conditional writes and deletes) holds across processes
   on one machine: a byte-range ``fcntl`` lock per key, in a lock file of the
-  key's folder, is held only around the compare and the replace. Plain reads
-  and unconditional writes never take it, and the kernel drops it when its
-  holder dies. On NFS the lock works only where the server supports POSIX
-  locks (NFSv4, or v3 with lockd); other network file systems may not
+  key's folder, is held around the compare and the replace. Every write and
+  delete takes it for its rename or unlink, so none can land between a
+  compare and its replace. Reads never take it, and the kernel drops it when
+  its holder dies. On NFS the lock works only where the server supports
+  POSIX locks (NFSv4, or v3 with lockd); other network file systems may not
   honour it.
 """
 
@@ -262,7 +263,11 @@ class FileDirDict(StorageDict[V]):
             self._fail(err, "write", key, path)
         try:
             if expected is None:
-                os.replace(temp, path)
+                # Plain writes take the key lock too: a compare-and-swap checks
+                # and replaces under it, and must not replace a plain write
+                # that landed after its check.
+                with self._key_lock(folder, path):
+                    os.replace(temp, path)
             elif expected is ITEM_NOT_AVAILABLE:
                 self._link_new(temp, path)
             else:
@@ -356,14 +361,11 @@ class FileDirDict(StorageDict[V]):
             yield
             return
         offset = zlib.crc32(os.path.basename(path).encode()) & 0x7FFFFFFF
-        try:
-            fd = os.open(
-                os.path.join(folder, _LOCK_NAME),
-                os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                0o666,
-            )
-        except FileNotFoundError:
-            raise ETagMismatch(ITEM_NOT_AVAILABLE) from None
+        fd = os.open(
+            os.path.join(folder, _LOCK_NAME),
+            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+            0o666,
+        )
         try:
             _lock_byte(fd, offset)
             held.add(path)
@@ -392,15 +394,15 @@ class FileDirDict(StorageDict[V]):
         path = self._path(key)
         folder = os.path.dirname(path)
         try:
-            if expected is None:
-                os.unlink(path)
-            else:
-                with self._key_lock(folder, path):
+            with self._key_lock(folder, path):
+                if expected is not None:
                     actual = self._current_etag(path)
                     if actual != expected:
                         raise ETagMismatch(actual)
-                    os.unlink(path)
+                os.unlink(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            if expected is not None:
+                raise ETagMismatch(ITEM_NOT_AVAILABLE) from None
             return False
         except OSError as err:
             self._fail(err, "delete", key, path)
