@@ -96,10 +96,20 @@ _PIN_ATTEMPTS = 20
 _MIN_RETRY_BASE = 0.005
 _MAX_RETRY_PAUSE = 2.0
 
-# Pause windows of keys that saw lost races lately, in seconds, per process.
-# Keys are compared by their strings only, so two dicts sharing a key name
-# share a window; that costs at most some extra pausing.
-_contention: dict[NonEmptySafeStrTuple, float] = {}
+# A remembered pause window is forgotten after this many seconds without a
+# lost race.
+_CONTENTION_MEMORY = 10.0
+
+
+def _recent_window(
+    contention: dict[NonEmptySafeStrTuple, tuple[float, float]],
+    key: NonEmptySafeStrTuple,
+) -> float:
+    """Return the pause window remembered for ``key``, or 0 if it is stale."""
+    window, since = contention.get(key, (0.0, 0.0))
+    if time.monotonic() - since > _CONTENTION_MEMORY:
+        return 0.0
+    return window
 
 
 class ItemInfo(NamedTuple):
@@ -487,17 +497,21 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
     delete_if_exists = discard
 
     def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
         if type(other) is type(self) and self.get_params() == other.get_params():
             return True
-        if not isinstance(other, (Mapping, PersiDict)):
+        if not isinstance(other, Mapping):
             return NotImplemented
         if len(self) != len(other):
             return False
-        for key, value in self._iter_items():
+        # Walk the other mapping, whose keys may be plain strings or tuples,
+        # and look each one up here after normalising it.
+        for other_key, other_value in other.items():
             try:
-                if other[key] != value:
+                if self._get(normalize_key(other_key)) != other_value:
                     return False
-            except KeyError:
+            except (KeyError, TypeError, ValueError):
                 return False
         return True
 
@@ -603,7 +617,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
             return expected == actual
         if condition is ETAG_HAS_CHANGED:
             return expected != actual
-        raise TypeError(
+        raise ValueError(
             "condition must be ANY_ETAG, ETAG_IS_THE_SAME or ETAG_HAS_CHANGED, "
             f"got {condition!r}"
         )
@@ -716,9 +730,16 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
                 retrieve_value=retrieve_value,
             )
         if value is DELETE_CURRENT:
-            return self.discard_if(
+            outcome: ConditionalOperationResult[V] = self.discard_if(
                 key, condition=condition, expected_etag=expected_etag
             )
+            if (
+                outcome.condition_was_satisfied
+                or outcome.actual_etag is ITEM_NOT_AVAILABLE
+            ):
+                return outcome
+            # The key stays: return its value as the retrieval policy says.
+            return self._failure(key, expected_etag, retrieve_value)
         if isinstance(value, Joker):
             raise TypeError(f"unknown joker {value!r}")
         self._check_value(key, value)
@@ -736,10 +757,9 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
                 if condition is ETAG_IS_THE_SAME:
                     return self._failure(key, expected_etag, retrieve_value)
                 continue
-            result_value: Any = (
-                VALUE_NOT_RETRIEVED if retrieve_value is NEVER_RETRIEVE else value
-            )
-            return ConditionalOperationResult(True, pinned_etag, new_etag, result_value)
+            # The written value is at hand, so it is returned whatever the
+            # retrieval policy, as the public persidict package does.
+            return ConditionalOperationResult(True, pinned_etag, new_etag, value)
         raise ConcurrencyConflictError(key, _PIN_ATTEMPTS)
 
     def _pin_expected_etag(
@@ -788,13 +808,8 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
             except ETagMismatch:
                 pass
             else:
-                result_value: Any = (
-                    VALUE_NOT_RETRIEVED
-                    if retrieve_value is NEVER_RETRIEVE
-                    else default_value
-                )
                 return ConditionalOperationResult(
-                    True, ITEM_NOT_AVAILABLE, new_etag, result_value
+                    True, ITEM_NOT_AVAILABLE, new_etag, default_value
                 )
 
         actual, value = self._read_for_result(key, expected_etag, retrieve_value)
@@ -871,10 +886,15 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         The transformer may therefore run more than once.
         """
         key = normalize_key(key)
-        if n_retries is not None and (not isinstance(n_retries, int) or n_retries < 0):
-            raise ValueError(
-                f"n_retries must be None or an int >= 0, got {n_retries!r}"
-            )
+        if n_retries is not None:
+            if isinstance(n_retries, bool) or not isinstance(n_retries, int):
+                raise TypeError(
+                    f"n_retries must be None or an int >= 0, got {n_retries!r}"
+                )
+            if n_retries < 0:
+                raise ValueError(
+                    f"n_retries must be None or an int >= 0, got {n_retries}"
+                )
 
         with self._exclusive(key):
             return self._transform_loop(key, transformer, n_retries)
@@ -885,11 +905,12 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         transformer: TransformingFunction[V],
         n_retries: int | None,
     ) -> OperationResult[V]:
-        # Contention is remembered per key between calls: a process that lost
-        # races lately pauses before its first attempt too. Without that, a
-        # caller retrying after a pause keeps losing to fresh calls of other
-        # processes that never pause, and runs out of retries.
-        window = _contention.get(key, 0.0)
+        # Contention is remembered per handle and key for a few seconds, so a
+        # process that lost races lately pauses before its first attempt too.
+        # Without that, a caller retrying after a pause keeps losing to fresh
+        # calls of other processes that never pause, and runs out of retries.
+        contention = self.__dict__.setdefault("_contention", {})
+        window = _recent_window(contention, key)
         attempt = 0
         while True:
             attempt += 1
@@ -899,9 +920,9 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
             outcome = self._transform_once(key, transformer)
             if outcome is not None:
                 if window > _MIN_RETRY_BASE:
-                    _contention[key] = window / 2
+                    contention[key] = (window / 2, time.monotonic())
                 else:
-                    _contention.pop(key, None)
+                    contention.pop(key, None)
                 return outcome
 
             if n_retries is not None and attempt > n_retries:
@@ -910,9 +931,9 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
             # attempt took, so it suits a local folder and a remote server.
             spent = max(time.monotonic() - started, _MIN_RETRY_BASE)
             window = min(_MAX_RETRY_PAUSE, max(window * 2, spent * 2))
-            if len(_contention) > 4096:
-                _contention.clear()
-            _contention[key] = window
+            if len(contention) > 4096:
+                contention.clear()
+            contention[key] = (window, time.monotonic())
             logger.debug(
                 "transform_item on %r lost a race, retry %d within %.3f s",
                 key,

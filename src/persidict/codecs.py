@@ -49,7 +49,7 @@ def _load_legacy_pickle(data: bytes) -> Any:
         import joblib  # type: ignore[import-untyped,import-not-found,unused-ignore]
         import lz4  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: F401
     except ImportError as err:
-        raise ValueError(
+        raise ImportError(
             "this value is an LZ4-compressed joblib pickle written by the public "
             "persidict package; install the 'legacy' extra to read it: "
             "pip install 'persidict[legacy]'"
@@ -78,6 +78,7 @@ class JsonCodec:
         if _is_plain_json(value):
             text = json.dumps(value, indent=4, ensure_ascii=False)
         else:
+            _reject_reserved_keys(value)
             text = self._jsonpickle.encode(value, keys=True, indent=4)
         return text.encode()
 
@@ -108,6 +109,31 @@ def _is_plain_json(value: Any, depth: int = 0) -> bool:
             for k, v in value.items()
         )
     return False
+
+
+_RESERVED_PREFIXES: Final = ("py/", "json://")
+
+
+def _reject_reserved_keys(value: Any, depth: int = 0) -> None:
+    """Raise ``ValueError`` for a dict key that jsonpickle reads as a tag.
+
+    jsonpickle does not escape such keys, so ``{"py/tuple": [1]}`` would come
+    back as a tuple: refusing it is better than changing the value.
+    """
+    if depth > 100:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and key.startswith(_RESERVED_PREFIXES):
+                raise ValueError(
+                    f"the json format cannot store the dict key {key!r}: keys "
+                    "starting with 'py/' or 'json://' are jsonpickle tags; "
+                    "rename the key or use the pkl format"
+                )
+            _reject_reserved_keys(item, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _reject_reserved_keys(item, depth + 1)
 
 
 class TextCodec:

@@ -59,6 +59,12 @@ class StorageDict(PersiDict[V]):
     def _decode(self, key: NonEmptySafeStrTuple, data: bytes) -> V:
         try:
             value = self._codec.decode(data)
+        except ImportError as err:
+            # A value that needs an optional extra is not corrupt: the
+            # message names the extra to install.
+            raise ImportError(
+                f"cannot read key {key!r} at {self._locate(key)}: {err}"
+            ) from err
         except Exception as err:
             # Any decoder error means unreadable data under this key; the
             # message names both, and other keys stay readable.

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from process_workers import increment_repeatedly, insert_each_key, setdefault_each_key
 
 from persidict import FileDirDict
+from tests.processes.process_workers import (
+    increment_repeatedly,
+    insert_each_key,
+    setdefault_each_key,
+)
 
 # ---------------------------------------------------------- append-only
 

@@ -9,9 +9,9 @@ conditional operation are one atomic step for every writer of the key.
 from __future__ import annotations
 
 import pytest
-from process_workers import swap_until_stopped, write_plainly_and_check
 
 from persidict import FileDirDict
+from tests.processes.process_workers import swap_until_stopped, write_plainly_and_check
 
 SWAPPERS = 2
 

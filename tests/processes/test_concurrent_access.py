@@ -6,14 +6,14 @@ import itertools
 import pickle
 
 import pytest
-from process_workers import (
+
+from persidict import ETAG_HAS_CHANGED, FileDirDict
+from tests.processes.process_workers import (
     delete_at_random,
     same_size_value,
     write_and_read_one_key,
     write_same_size_rounds,
 )
-
-from persidict import ETAG_HAS_CHANGED, FileDirDict
 
 # ------------------------------------------------------------- one key
 

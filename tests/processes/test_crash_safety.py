@@ -9,9 +9,9 @@ import signal
 import time
 
 import pytest
-from process_workers import find_value_problem, write_until_killed
 
 from persidict import FileDirDict
+from tests.processes.process_workers import find_value_problem, write_until_killed
 
 KILL_COUNT = 25
 KEYS = [("k0",), ("k1",), ("nested", "k2"), ("nested", "deeper", "k3")]

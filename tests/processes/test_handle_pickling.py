@@ -7,9 +7,12 @@ import multiprocessing
 import pickle
 
 import pytest
-from process_workers import read_key_through_handle, write_keys_through_handle
 
 from persidict import FileDirDict
+from tests.processes.process_workers import (
+    read_key_through_handle,
+    write_keys_through_handle,
+)
 
 POOL_SIZE = 2
 WORKER_TASKS = 4

@@ -1,0 +1,283 @@
+"""Shared fixtures: the registry of dict configurations and value sources.
+
+Every contract test takes ``make_dict`` and so runs once per entry of
+``DICT_CASES`` that stores items. To cover a new backend or layer, add one
+``DictCase`` to that list. ``EmptyDict``-like entries, which accept writes
+but store nothing, run the focused tests of ``make_empty_dict`` instead.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import fractions
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from persidict import EmptyDict, FileDirDict, LocalDict, PersiDict
+
+
+@dataclass(frozen=True)
+class Point:
+    """A small user class, to check that objects round-trip by value."""
+
+    x: int
+    y: int
+
+
+# ------------------------------------------------------------------ values
+
+
+class ValueSource:
+    """Test values that a dict of one serialization format must round-trip.
+
+    ``txt`` stores only ``str``. ``json`` stores nested data, with tuples,
+    sets, non-string dict keys and objects tagged by jsonpickle. ``pkl``
+    stores any picklable object.
+    """
+
+    def __init__(self, value_format: str) -> None:
+        if value_format not in ("pkl", "json", "txt"):
+            raise ValueError(f"unknown value format {value_format!r}")
+        self.value_format = value_format
+
+    @property
+    def is_text(self) -> bool:
+        return self.value_format == "txt"
+
+    def make(self, index: int) -> Any:
+        """Return a value that differs for each ``index``, mutable unless text."""
+        if self.value_format == "txt":
+            return f"value {index} \u2713 caf\u00e9"
+        if self.value_format == "json":
+            return {"index": index, "items": [index, "x", None], "ratio": index / 4}
+        return {"index": index, "point": Point(index, -index), "items": [index]}
+
+    def counter(self, count: int) -> Any:
+        """Return ``count`` as a value of this format: an int, or its text."""
+        return str(count) if self.is_text else count
+
+    def increment(self, value: Any) -> Any:
+        """Return the counter ``value`` plus one, in the same form."""
+        return str(int(value) + 1) if self.is_text else value + 1
+
+    def samples(self) -> list[tuple[str, Any]]:
+        """Return ``(label, value)`` pairs that must read back equal and of
+        the same types, nested types included."""
+        text = [
+            ("plain text", "hello"),
+            ("empty text", ""),
+            ("unicode text", "h\u00e9llo \u2713 \u65e5\u672c\u8a9e \U0001f389"),
+            ("line endings", "a\r\nb\nc\r"),
+            ("whitespace only", " \t "),
+            ("long text", "x" * 100_000),
+        ]
+        if self.value_format == "txt":
+            return text
+        json_values = [
+            *text,
+            ("none", None),
+            ("true", True),
+            ("zero", 0),
+            ("negative int", -7),
+            ("big int", 2**70),
+            ("float", 3.25),
+            ("float that looks integral", 1.0),
+            ("empty list", []),
+            ("empty dict", {}),
+            ("nested list", [1, "a", None, [2.5, [True]]]),
+            ("nested dict", {"a": {"b": [1, 2, {"c": None}]}}),
+            ("bool and int kept apart", {"t": True, "one": 1, "f": 1.0}),
+            ("unicode dict key", {"cl\u00e9 \u2713": "v"}),
+            ("tuple", (1, "a")),
+            ("nested tuples", ((1, 2), (3,), ())),
+            ("tuple in dict", {"pair": (1, 2)}),
+            ("set", {1, 2, 3}),
+            ("frozenset", frozenset({"a", "b"})),
+            ("int dict keys", {1: "a", 2: "b"}),
+            ("tuple dict keys", {(1, 2): "t"}),
+            ("mixed dict keys", {1: "int", "1": "str"}),
+            ("object", Point(1, 2)),
+            ("objects in list", [Point(3, 4), Point(5, 6)]),
+            ("object in dict", {"p": Point(7, 8), "n": [Point(9, 10)]}),
+            ("datetime", datetime.datetime(2024, 1, 2, 3, 4, 5, 6)),
+        ]
+        if self.value_format == "json":
+            return json_values
+        return [
+            *json_values,
+            ("bytes", b"\x00\xff\x10"),
+            ("bytearray", bytearray(b"abc")),
+            ("fraction", fractions.Fraction(1, 3)),
+            ("decimal", decimal.Decimal("1.10")),
+            ("complex", complex(1, -2)),
+            ("range", range(2, 10, 3)),
+        ]
+
+
+# ---------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class CaseEnv:
+    """The environment that a ``DictCase`` builds its dict in."""
+
+    # A path that does not exist yet, different for every dict built.
+    folder: Path
+    # The values of the fixtures named in ``DictCase.fixtures``.
+    fixtures: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DictCase:
+    """One dict configuration that the contract suite runs on.
+
+    ``build(env, **overrides)`` returns a new, empty dict. ``overrides`` are
+    constructor parameters such as ``append_only=True``.
+    """
+
+    name: str
+    build: Callable[..., PersiDict[Any]]
+    # Which ValueSource fits: "pkl", "json" or "txt".
+    value_format: str
+    # Whether pickle makes a handle to the same storage (else TypeError).
+    picklable: bool = True
+    # False for EmptyDict-like dicts, which accept writes but store nothing.
+    stores_items: bool = True
+    # Seconds between two writes that must get strictly increasing
+    # timestamps. S3 LastModified, for example, has whole seconds.
+    timestamp_resolution: float = 0.002
+    # Names of fixtures that the build needs, such as a server. Their values
+    # reach the build in CaseEnv.fixtures.
+    fixtures: tuple[str, ...] = ()
+    # pytest marks of the case, such as pytest.mark.s3.
+    marks: tuple[Any, ...] = ()
+
+
+def _local_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        return LocalDict(**{**fixed, **overrides})
+
+    return build
+
+
+def _file_dir_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        return FileDirDict(**{"base_dir": env.folder, **fixed, **overrides})
+
+    return build
+
+
+def _empty_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        return EmptyDict(**{**fixed, **overrides})
+
+    return build
+
+
+DICT_CASES: list[DictCase] = [
+    DictCase(
+        "local-pkl",
+        _local_dict(serialization_format="pkl"),
+        "pkl",
+        picklable=False,
+    ),
+    DictCase(
+        "local-json",
+        _local_dict(serialization_format="json"),
+        "json",
+        picklable=False,
+    ),
+    DictCase("file-pkl", _file_dir_dict(serialization_format="pkl"), "pkl"),
+    DictCase("file-json", _file_dir_dict(serialization_format="json"), "json"),
+    DictCase(
+        "file-txt",
+        _file_dir_dict(serialization_format="txt", base_class_for_values=str),
+        "txt",
+    ),
+    DictCase(
+        "file-pkl-nofsync",
+        _file_dir_dict(serialization_format="pkl", fsync=False),
+        "pkl",
+    ),
+    DictCase(
+        "file-pkl-nodigest",
+        _file_dir_dict(serialization_format="pkl", digest_len=0),
+        "pkl",
+    ),
+    DictCase(
+        "empty-pkl",
+        _empty_dict(serialization_format="pkl"),
+        "pkl",
+        stores_items=False,
+    ),
+]
+
+
+def _params(cases: list[DictCase]) -> list[Any]:
+    return [pytest.param(case, id=case.name, marks=case.marks) for case in cases]
+
+
+# Counter that makes the dict folder names of a test session unique.
+_folder_numbers = itertools.count()
+
+
+def _make_factory(
+    case: DictCase,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Callable[..., PersiDict[Any]]:
+    fixtures = {name: request.getfixturevalue(name) for name in case.fixtures}
+
+    def make(**overrides: Any) -> PersiDict[Any]:
+        # Only a path: the backends that need a folder create it, so that
+        # in-memory dicts cost no file-system work.
+        number = next(_folder_numbers)
+        folder = tmp_path_factory.getbasetemp() / f"{case.name}-{number}"
+        return case.build(CaseEnv(folder=folder, fixtures=fixtures), **overrides)
+
+    return make
+
+
+@pytest.fixture(params=_params([c for c in DICT_CASES if c.stores_items]))
+def dict_case(request: pytest.FixtureRequest) -> DictCase:
+    """The configuration under test, with its traits."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def make_dict(
+    dict_case: DictCase,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Callable[..., PersiDict[Any]]:
+    """Return a factory of new, empty dicts of the configuration under test.
+    Keyword arguments override its constructor parameters."""
+    return _make_factory(dict_case, tmp_path_factory, request)
+
+
+@pytest.fixture
+def values(dict_case: DictCase) -> ValueSource:
+    """Test values that the configuration under test can store."""
+    return ValueSource(dict_case.value_format)
+
+
+@pytest.fixture(params=_params([c for c in DICT_CASES if not c.stores_items]))
+def empty_case(request: pytest.FixtureRequest) -> DictCase:
+    """An EmptyDict-like configuration: accepts writes, stores nothing."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def make_empty_dict(
+    empty_case: DictCase,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Callable[..., PersiDict[Any]]:
+    """Return a factory of dicts of the EmptyDict-like configuration."""
+    return _make_factory(empty_case, tmp_path_factory, request)
