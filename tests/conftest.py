@@ -19,7 +19,21 @@ from typing import Any
 
 import pytest
 
-from persidict import EmptyDict, FileDirDict, LocalDict, PersiDict
+from persidict import (
+    AppendOnlyDictCached,
+    BasicS3Dict,
+    EmptyDict,
+    FileDirDict,
+    LocalDict,
+    MutableDictCached,
+    OverlappingMultiDict,
+    PersiDict,
+    S3Dict,
+)
+
+# The S3 fixtures, for this folder and every folder below it: one server
+# serves the whole session.
+pytest_plugins = ["persidict.pytest_plugin"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,8 @@ class CaseEnv:
     folder: Path
     # The values of the fixtures named in ``DictCase.fixtures``.
     fixtures: dict[str, Any]
+    # Registers a function to call when the test ends.
+    add_cleanup: Callable[[Callable[[], None]], None]
 
 
 @dataclass(frozen=True)
@@ -157,6 +173,12 @@ class DictCase:
     fixtures: tuple[str, ...] = ()
     # pytest marks of the case, such as pytest.mark.s3.
     marks: tuple[Any, ...] = ()
+    # True where the ETag is a digest of the content (S3): rewriting the
+    # same bytes keeps it, so ETag tests must write different values.
+    etag_tracks_content: bool = False
+    # True for layers that work only over an append-only dict: the contract
+    # runs on them only where the test asks for append_only=True.
+    always_append_only: bool = False
 
 
 def _local_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
@@ -169,6 +191,124 @@ def _local_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
 def _file_dir_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
     def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
         return FileDirDict(**{"base_dir": env.folder, **fixed, **overrides})
+
+    return build
+
+
+def _cache_params(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return LocalDict arguments for a data cache of values like the main
+    dict's: the same format and value class, never append-only."""
+    return {
+        "serialization_format": overrides.get("serialization_format", "pkl"),
+        "base_class_for_values": overrides.get("base_class_for_values"),
+    }
+
+
+def _etag_cache() -> LocalDict[str]:
+    return LocalDict(serialization_format="txt", base_class_for_values=str)
+
+
+def _mutable_cached(
+    main: Callable[..., PersiDict[Any]], **fixed: Any
+) -> Callable[..., PersiDict[Any]]:
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        params = {**fixed, **overrides}
+        return MutableDictCached(
+            main_dict=main(env, **params),
+            data_cache=LocalDict(**_cache_params(params)),
+            etag_cache=_etag_cache(),
+        )
+
+    return build
+
+
+def _append_only_cached(
+    main: Callable[..., PersiDict[Any]], **fixed: Any
+) -> Callable[..., PersiDict[Any]]:
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        params = {**fixed, **overrides, "append_only": True}
+        return AppendOnlyDictCached(
+            main_dict=main(env, **params),
+            data_cache=LocalDict(**_cache_params(params)),
+        )
+
+    return build
+
+
+def _delete_bucket(server: Any, bucket: str) -> None:
+    """Delete every object of ``bucket``, then the bucket, if it exists."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.client("s3", **server.client_kwargs())
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            objects = [{"Key": obj["Key"]} for obj in page.get("Contents", ())]
+            if objects:
+                client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+        client.delete_bucket(Bucket=bucket)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+
+
+def _s3_prefix() -> str:
+    return f"contract/{next(_folder_numbers)}"
+
+
+def _basic_s3_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        # Without a prefix, each dict gets a bucket of its own instead, and
+        # the bucket is deleted after the test: SeaweedFS gives each bucket a
+        # volume, and a session that keeps them all runs out of volumes.
+        if fixed.get("root_prefix") == "":
+            bucket = f"contract-{next(_folder_numbers)}"
+            server = env.fixtures["s3_server"]
+            env.add_cleanup(lambda: _delete_bucket(server, bucket))
+            location = {"bucket_name": bucket}
+        else:
+            location = {"bucket_name": "contract-suite", "root_prefix": _s3_prefix()}
+        return BasicS3Dict(**{**location, **fixed, **overrides})
+
+    return build
+
+
+def _s3_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        return S3Dict(
+            **{
+                "bucket_name": "contract-suite",
+                "root_prefix": _s3_prefix(),
+                "base_dir": env.folder,
+                **fixed,
+                **overrides,
+            }
+        )
+
+    return build
+
+
+def _overlapping(name: str, sibling: str) -> Callable[..., PersiDict[Any]]:
+    """Build the ``name`` sub-dict of an OverlappingMultiDict whose ``sibling``
+    format already holds items under common keys, which it must never see."""
+
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        # The format of a sub-dict is its name, so a test that asks for
+        # another format gets the sub-dict of that name.
+        own = overrides.pop("serialization_format", name)
+        other_name = sibling if own != sibling else name
+        shared = {"base_dir": env.folder}
+        multi = OverlappingMultiDict(
+            dict_type=FileDirDict,
+            shared_subdicts_params=shared,
+            **{own: overrides, other_name: {}},
+        )
+        other = multi.subdicts_by_format[other_name]
+        for key in ("k", ("a", "b"), "first", ("x", "y", "z")):
+            other[key] = "sibling value"
+        return multi.subdicts_by_format[own]
 
     return build
 
@@ -211,6 +351,80 @@ DICT_CASES: list[DictCase] = [
         "pkl",
     ),
     DictCase(
+        "cached-local-pkl",
+        _mutable_cached(_local_dict(), serialization_format="pkl"),
+        "pkl",
+        picklable=False,
+    ),
+    DictCase(
+        "cached-file-json",
+        _mutable_cached(_file_dir_dict(), serialization_format="json"),
+        "json",
+        picklable=False,
+    ),
+    DictCase(
+        "cached-file-txt",
+        _mutable_cached(
+            _file_dir_dict(), serialization_format="txt", base_class_for_values=str
+        ),
+        "txt",
+        picklable=False,
+    ),
+    DictCase(
+        "appendcached-file-pkl",
+        _append_only_cached(_file_dir_dict(), serialization_format="pkl"),
+        "pkl",
+        picklable=False,
+        always_append_only=True,
+    ),
+    DictCase("overlap-file-json", _overlapping("json", "pkl"), "json"),
+    DictCase(
+        "s3basic-pkl",
+        _basic_s3_dict(serialization_format="pkl"),
+        "pkl",
+        timestamp_resolution=1.0,
+        fixtures=("s3_server",),
+        marks=(pytest.mark.s3,),
+        etag_tracks_content=True,
+    ),
+    DictCase(
+        "s3basic-json-noprefix",
+        _basic_s3_dict(serialization_format="json", root_prefix=""),
+        "json",
+        timestamp_resolution=1.0,
+        fixtures=("s3_server",),
+        marks=(pytest.mark.s3,),
+        etag_tracks_content=True,
+    ),
+    DictCase(
+        "s3-pkl",
+        _s3_dict(serialization_format="pkl"),
+        "pkl",
+        timestamp_resolution=1.0,
+        fixtures=("s3_server",),
+        marks=(pytest.mark.s3,),
+        etag_tracks_content=True,
+    ),
+    DictCase(
+        "s3-json",
+        _s3_dict(serialization_format="json"),
+        "json",
+        timestamp_resolution=1.0,
+        fixtures=("s3_server",),
+        marks=(pytest.mark.s3,),
+        etag_tracks_content=True,
+    ),
+    DictCase(
+        "cached-s3basic-pkl",
+        _mutable_cached(_basic_s3_dict(), serialization_format="pkl"),
+        "pkl",
+        picklable=False,
+        timestamp_resolution=1.0,
+        fixtures=("s3_server",),
+        marks=(pytest.mark.s3,),
+        etag_tracks_content=True,
+    ),
+    DictCase(
         "empty-pkl",
         _empty_dict(serialization_format="pkl"),
         "pkl",
@@ -237,9 +451,14 @@ def _make_factory(
     def make(**overrides: Any) -> PersiDict[Any]:
         # Only a path: the backends that need a folder create it, so that
         # in-memory dicts cost no file-system work.
+        if case.always_append_only and overrides.get("append_only") is not True:
+            pytest.skip(f"{case.name} works only over an append-only dict")
         number = next(_folder_numbers)
         folder = tmp_path_factory.getbasetemp() / f"{case.name}-{number}"
-        return case.build(CaseEnv(folder=folder, fixtures=fixtures), **overrides)
+        env = CaseEnv(
+            folder=folder, fixtures=fixtures, add_cleanup=request.addfinalizer
+        )
+        return case.build(env, **overrides)
 
     return make
 

@@ -526,7 +526,12 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         return self._stat(normalize_key(key)).timestamp
 
     def etag(self, key: Any) -> ETagValue:
-        """Return the opaque version tag of ``key``; it changes on every write."""
+        """Return the opaque version tag of ``key``.
+
+        It changes whenever the stored content changes. ``FileDirDict`` and
+        ``LocalDict`` change it on every write; on S3 it is the server's
+        ETag, the MD5 of the content, so rewriting the same bytes keeps it.
+        """
         return self._stat(normalize_key(key)).etag
 
     def keys_and_timestamps(self) -> Iterator[tuple[NonEmptySafeStrTuple, float]]:

@@ -34,6 +34,8 @@ from itertools import islice
 from typing import Any, Final, NoReturn, Self, TypeVar
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -65,6 +67,33 @@ _known_buckets_lock = threading.Lock()
 
 # Whether the server enforces conditional writes, by (endpoint, bucket).
 _conditional_support: dict[tuple[str | None, str], bool] = {}
+
+
+_loader_lock = threading.Lock()
+_shared_loader: Any = None
+
+
+def _new_client(region: str | None, endpoint_url: str | None, max_workers: int) -> Any:
+    """Create an S3 client in a new session that resolves credentials from
+    the environment now, but reuses the service data parsed by earlier
+    sessions: parsing it again costs a tenth of a second or more."""
+    global _shared_loader
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = botocore.loaders.create_loader()
+        botocore_session = botocore.session.get_session()
+        botocore_session.register_component("data_loader", _shared_loader)
+        return boto3.session.Session(botocore_session=botocore_session).client(
+            "s3",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 4},
+                connect_timeout=5,
+                read_timeout=60,
+                max_pool_connections=max(10, max_workers),
+            ),
+        )
 
 
 def _error_code(err: ClientError) -> str:
@@ -116,17 +145,7 @@ class BasicS3Dict(StorageDict[V]):
         self._endpoint_url = endpoint_url
         self._max_workers = max_workers
         self._extension = "." + serialization_format
-        self._client = boto3.session.Session().client(
-            "s3",
-            region_name=region,
-            endpoint_url=endpoint_url,
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 4},
-                connect_timeout=5,
-                read_timeout=60,
-                max_pool_connections=max(10, max_workers),
-            ),
-        )
+        self._client = _new_client(region, endpoint_url, max_workers)
         # The endpoint boto3 resolved, from endpoint_url or its own chain.
         self._endpoint = str(self._client.meta.endpoint_url)
         self._ensure_bucket()
@@ -455,9 +474,13 @@ class BasicS3Dict(StorageDict[V]):
             }
 
     def _child(self, prefix: NonEmptySafeStrTuple) -> Self:
-        params = self.get_params()
-        params["root_prefix"] = self._root_prefix + "/".join(prefix.strings) + "/"
-        return type(self)(**params)
+        # A copy that shares this handle's client: clients are thread-safe,
+        # and building one costs far more than the request it would send.
+        child = object.__new__(type(self))
+        child.__dict__.update(self.__dict__)
+        child.__dict__.pop("_contention", None)
+        child._root_prefix = self._root_prefix + "/".join(prefix.strings) + "/"
+        return child
 
     # ------------------------------------------------------------- bulk work
 
@@ -625,9 +648,17 @@ class S3Dict(MutableDictCached[V]):
         return dict(self._s3_params)
 
     def _child(self, prefix: NonEmptySafeStrTuple) -> Self:
-        params = self.get_params()
-        params["root_prefix"] = self.root_prefix + "/".join(prefix.strings) + "/"
-        return type(self)(**params)
+        child = object.__new__(type(self))
+        child.__dict__.update(self.__dict__)
+        child.__dict__.pop("_contention", None)
+        child._main = self._main._child(prefix)
+        child._data_cache = self._data_cache._child(prefix)
+        child._etag_cache = self._etag_cache._child(prefix)
+        child._s3_params = {
+            **self._s3_params,
+            "root_prefix": self.root_prefix + "/".join(prefix.strings) + "/",
+        }
+        return child
 
     def _get_many(
         self, keys: Iterable[NonEmptySafeStrTuple]

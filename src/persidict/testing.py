@@ -53,6 +53,21 @@ _START_ATTEMPTS_ON_PORT_CONFLICT = 3
 _LOG_TAIL_BYTES = 4000
 
 
+def _stop_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this child when its parent thread ends.
+
+    Runs in the child between fork and exec. A test run killed before its
+    fixtures finish then still stops its server instead of leaving it
+    running. NOTE: the signal follows the thread that started the server,
+    so a server started from a short-lived thread stops when that thread ends.
+    """
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class SeaweedS3ServerError(RuntimeError):
     """A SeaweedFS test server failed to start, exited, or is not running."""
 
@@ -446,6 +461,7 @@ class SeaweedS3Server:
                 # A new session keeps Ctrl+C in the terminal from reaching weed,
                 # so that stop() alone decides how the server ends.
                 start_new_session=(os.name == "posix"),
+                preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
             )
         try:
             self._wait_until_ready()

@@ -212,7 +212,7 @@ def test_base_class_kept_by_handles(make_dict):
     d = make_dict(base_class_for_values=str)
 
     assert d.base_class_for_values is str
-    assert d.get_params()["base_class_for_values"] is str
+    assert type(d)(**d.get_params()).base_class_for_values is str
     assert d.clone().base_class_for_values is str
     assert d.get_subdict("p").base_class_for_values is str
 
