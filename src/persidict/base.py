@@ -421,32 +421,36 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
 
     def update(self, other: Any = (), /, **kwargs: V) -> None:
         """Write every pair of a mapping or iterable of pairs, then of ``kwargs``."""
-        pairs: list[tuple[NonEmptySafeStrTuple, V]] = []
-        deletes: list[NonEmptySafeStrTuple] = []
         if isinstance(other, Mapping):
             source: Iterable[Any] = other.items()
         elif hasattr(other, "keys"):
             source = ((k, other[k]) for k in other)
         else:
             source = other
-        for pair in (*source, *kwargs.items()):
-            key, value = pair
-            key = normalize_key(key)
-            if value is KEEP_CURRENT:
-                continue
-            if value is DELETE_CURRENT:
-                deletes.append(key)
-                continue
-            self._check_value(key, value)
-            pairs.append((key, value))
+        requested = [(normalize_key(k), v) for k, v in (*source, *kwargs.items())]
 
         if self._append_only:
-            for key, value in pairs:
+            # Each write must see the ones before it, so that a repeated key
+            # fails as it would in a loop.
+            for key, value in requested:
                 self[key] = value
-        else:
-            self._put_many(pairs)
-        for key in deletes:
-            self.discard(key)
+            return
+
+        # The batch below may run its writes concurrently, so only the last
+        # value of each key goes into it, as a dict's update would keep.
+        final: dict[NonEmptySafeStrTuple, Any] = {}
+        for key, value in requested:
+            if value is KEEP_CURRENT:
+                continue
+            if value is not DELETE_CURRENT:
+                self._check_value(key, value)
+            final[key] = value
+        self._put_many(
+            (key, value) for key, value in final.items() if value is not DELETE_CURRENT
+        )
+        for key, value in final.items():
+            if value is DELETE_CURRENT:
+                self.discard(key)
 
     def __ior__(self, other: Any) -> Self:
         self.update(other)

@@ -1,0 +1,1 @@
+"""Benchmarks of persidict; run with ``python -m benchmarks``."""
