@@ -96,6 +96,9 @@ _PIN_ATTEMPTS = 20
 _MIN_RETRY_BASE = 0.005
 _MAX_RETRY_PAUSE = 2.0
 
+# Factor applied to the pause window of a key after each won race.
+_WINDOW_DECAY = 0.9
+
 # A remembered pause window is forgotten after this many seconds without a
 # lost race.
 _CONTENTION_MEMORY = 10.0
@@ -928,8 +931,11 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
             started = time.monotonic()
             outcome = self._transform_once(key, transformer)
             if outcome is not None:
+                # The window shrinks slowly after a win. Halving it let the
+                # winners of one round pause less than the losers and win the
+                # next round too, and a loser then ran out of retries.
                 if window > _MIN_RETRY_BASE:
-                    contention[key] = (window / 2, time.monotonic())
+                    contention[key] = (window * _WINDOW_DECAY, time.monotonic())
                 else:
                     contention.pop(key, None)
                 return outcome

@@ -21,6 +21,9 @@ V = TypeVar("V")
 # leave one's value beside the other's ETag, a stale value served as current.
 _SEPARATOR: Final = "\n"
 
+# Cache-entry pairs remembered per handle; the memo is dropped whole when full.
+_PAIR_MEMO_SIZE: Final = 65536
+
 
 class MutableDictCached(PersiDict[V]):
     """Serve reads from ``data_cache`` while the main dict's ETag is unchanged.
@@ -53,6 +56,7 @@ class MutableDictCached(PersiDict[V]):
         self._main = main_dict
         self._data_cache = data_cache
         self._etag_cache = etag_cache
+        self._pairs: dict[tuple[str, ...], tuple[str, str]] = {}
 
     @property
     def main_dict(self) -> PersiDict[V]:
@@ -78,15 +82,30 @@ class MutableDictCached(PersiDict[V]):
     def _cached(self, key: NonEmptySafeStrTuple) -> tuple[V, ETagValue] | None:
         """Return the cached value and the main ETag it was read at, if the
         two cache entries still belong together."""
+        # The pair this handle last wrote or checked spares a read of the
+        # etag cache. When another process has changed the caches since,
+        # the data cache's ETag no longer matches it, and the etag cache is
+        # read after all.
+        memo = self._pairs.get(key.strings)
         try:
+            value, data_etag = self._data_cache._get_with_etag(key)
+            if memo is not None and memo[1] == data_etag:
+                return value, ETagValue(memo[0])
             entry = self._etag_cache._get(key)
-            main_etag, _, data_etag = entry.partition(_SEPARATOR)
-            value, actual_data_etag = self._data_cache._get_with_etag(key)
         except (KeyError, AttributeError, TypeError):
+            self._pairs.pop(key.strings, None)
             return None
-        if actual_data_etag != data_etag:
+        main_etag, _, entry_data_etag = entry.partition(_SEPARATOR)
+        if entry_data_etag != data_etag:
+            self._pairs.pop(key.strings, None)
             return None
+        self._note_pair(key, (main_etag, data_etag))
         return value, ETagValue(main_etag)
+
+    def _note_pair(self, key: NonEmptySafeStrTuple, pair: tuple[str, str]) -> None:
+        if len(self._pairs) >= _PAIR_MEMO_SIZE:
+            self._pairs.clear()
+        self._pairs[key.strings] = pair
 
     def _remember(
         self, key: NonEmptySafeStrTuple, value: V, main_etag: ETagValue
@@ -95,8 +114,10 @@ class MutableDictCached(PersiDict[V]):
         # after it, and a crash in between leaves an entry that fails to match.
         data_etag = self._data_cache._put(key, value, None)
         self._etag_cache._put(key, f"{main_etag}{_SEPARATOR}{data_etag}", None)
+        self._note_pair(key, (main_etag, data_etag))
 
     def _forget(self, key: NonEmptySafeStrTuple) -> None:
+        self._pairs.pop(key.strings, None)
         self._etag_cache._remove(key, None)
         self._data_cache._remove(key, None)
 
@@ -149,6 +170,7 @@ class MutableDictCached(PersiDict[V]):
         return removed
 
     def _remove_all(self) -> None:
+        self._pairs.clear()
         self._main._remove_all()
         self._etag_cache._remove_all()
         self._data_cache._remove_all()

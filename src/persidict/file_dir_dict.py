@@ -60,6 +60,9 @@ _OPEN_READ: Final = os.O_RDONLY | os.O_CLOEXEC
 _OPEN_NEW: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _NAME_MAX: Final = 255
 
+# Paths remembered per handle; the memo is dropped whole when full.
+_PATH_CACHE_SIZE: Final = 65536
+
 
 _thread_state = threading.local()
 
@@ -143,6 +146,7 @@ class FileDirDict(StorageDict[V]):
         self._digest_len = digest_len
         self._fsync = fsync
         self._extension = "." + serialization_format
+        self._paths: dict[tuple[str, ...], str] = {}
         try:
             os.makedirs(self._base_dir, exist_ok=True)
         except OSError as err:
@@ -175,6 +179,18 @@ class FileDirDict(StorageDict[V]):
     # -------------------------------------------------------------- layout
 
     def _path(self, key: NonEmptySafeStrTuple) -> str:
+        # Every operation starts here, so paths are remembered: building one
+        # costs more than the stat that often follows.
+        strings = key.strings
+        path = self._paths.get(strings)
+        if path is None:
+            path = self._build_path(key)
+            if len(self._paths) >= _PATH_CACHE_SIZE:
+                self._paths.clear()
+            self._paths[strings] = path
+        return path
+
+    def _build_path(self, key: NonEmptySafeStrTuple) -> str:
         names = [add_digest(c, self._digest_len) for c in key.strings]
         names[-1] += self._extension
         for name in names:
@@ -200,7 +216,8 @@ class FileDirDict(StorageDict[V]):
 
     # --------------------------------------------------------------- reads
 
-    def _read_bytes(self, key: NonEmptySafeStrTuple) -> tuple[bytes, ETagValue]:
+    def _read_file(self, key: NonEmptySafeStrTuple) -> tuple[bytes, os.stat_result]:
+        """Return the bytes of ``key`` and the ``fstat`` of the file they came from."""
         path = self._path(key)
         try:
             fd = os.open(path, _OPEN_READ)
@@ -209,7 +226,7 @@ class FileDirDict(StorageDict[V]):
         except OSError as err:
             self._fail(err, "read", key, path)
         try:
-            # The ETag comes from the open descriptor, so it describes exactly
+            # The stat comes from the open descriptor, so it describes exactly
             # the bytes read: files are replaced whole, never changed in place.
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
@@ -219,15 +236,27 @@ class FileDirDict(StorageDict[V]):
             self._fail(err, "read", key, path)
         finally:
             os.close(fd)
+        return data, st
+
+    def _read_bytes(self, key: NonEmptySafeStrTuple) -> tuple[bytes, ETagValue]:
+        data, st = self._read_file(key)
         return data, _etag_of(st)
 
     def _get(self, key: NonEmptySafeStrTuple) -> V:
-        return self._decode(key, self._read_bytes(key)[0])
+        # The plain read skips building an ETag that nobody asked for.
+        return self._decode(key, self._read_file(key)[0])
 
     def _read_bytes_if_changed(
         self, key: NonEmptySafeStrTuple, etag: ETagValue
     ) -> tuple[bytes, ETagValue] | None:
-        if self._stat(key).etag == etag:
+        path = self._path(key)
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise KeyError(key) from None
+        except OSError as err:
+            self._fail(err, "stat", key, path)
+        if stat.S_ISREG(st.st_mode) and _etag_of(st) == etag:
             return None
         return self._read_bytes(key)
 

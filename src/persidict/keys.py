@@ -196,6 +196,12 @@ KeyLike: TypeAlias = "NonEmptySafeStrTuple | str | Sequence[str]"
 PrefixLike: TypeAlias = "SafeStrTuple | str | Sequence[str]"
 
 
+# Valid keys already normalised, by their str or tuple form; dropped whole
+# when full. Only valid keys are stored, so a lookup never skips a check.
+_NORMALIZED_CACHE_SIZE: Final = 65536
+_normalized: dict[object, NonEmptySafeStrTuple] = {}
+
+
 def normalize_key(key: object) -> NonEmptySafeStrTuple:
     """Turn any accepted key form into a ``NonEmptySafeStrTuple``.
 
@@ -205,8 +211,23 @@ def normalize_key(key: object) -> NonEmptySafeStrTuple:
     kind = type(key)
     if kind is NonEmptySafeStrTuple:
         return key  # type: ignore[return-value]
-    if kind is str:
-        return NonEmptySafeStrTuple._trusted((_check_component(key),))  # type: ignore[no-any-return]
+    if kind is str or kind is tuple:
+        # Keys repeat, and checking one costs more than a dict lookup.
+        try:
+            known = _normalized.get(key)
+        except TypeError:
+            known = None  # a tuple holding a list
+        if known is not None:
+            return known
+        result = (
+            NonEmptySafeStrTuple._trusted((_check_component(key),))
+            if kind is str
+            else NonEmptySafeStrTuple(key)
+        )
+        if len(_normalized) >= _NORMALIZED_CACHE_SIZE:
+            _normalized.clear()
+        _normalized[key] = result
+        return result
     if isinstance(key, (SafeStrTuple, tuple, list, str)):
         return NonEmptySafeStrTuple(key)
     raise TypeError(

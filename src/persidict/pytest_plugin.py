@@ -4,7 +4,8 @@ Enable them in a ``conftest.py`` with ``pytest_plugins = ["persidict.pytest_plug
 ``s3_server`` starts one SeaweedFS server on 127.0.0.1 for the whole test
 session (see ``persidict.testing``), points boto3's standard variables at it
 (``AWS_ENDPOINT_URL``, the test credentials and region) and stops it at the
-end. ``s3_bucket`` gives a new bucket name per test.
+end. ``s3_bucket`` gives a new bucket name per test and deletes the bucket
+afterwards.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -48,6 +50,34 @@ def s3_server() -> Iterator[SeaweedS3Server]:
 
 
 @pytest.fixture
-def s3_bucket(s3_server: SeaweedS3Server) -> str:
-    """A bucket name no other test of this session uses; the dicts create it."""
-    return f"test-bucket-{os.getpid()}-{next(_bucket_numbers)}"
+def s3_bucket(s3_server: SeaweedS3Server) -> Iterator[str]:
+    """A bucket name no other test of this session uses; the dicts create
+    the bucket, and it is deleted with its objects after the test."""
+    name = f"test-bucket-{os.getpid()}-{next(_bucket_numbers)}"
+    yield name
+    _delete_bucket(s3_server, name)
+
+
+def _delete_bucket(server: SeaweedS3Server, name: str) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    settings = server.client_kwargs()
+    client: Any = boto3.client(
+        "s3",
+        endpoint_url=settings["endpoint_url"],
+        aws_access_key_id=settings["aws_access_key_id"],
+        aws_secret_access_key=settings["aws_secret_access_key"],
+        region_name=settings["region_name"],
+    )
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            objects = [{"Key": obj["Key"]} for obj in page.get("Contents", ())]
+            if objects:
+                client.delete_objects(
+                    Bucket=name, Delete={"Objects": objects, "Quiet": True}
+                )
+        client.delete_bucket(Bucket=name)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise

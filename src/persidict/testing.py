@@ -188,7 +188,7 @@ class SeaweedS3Server:
         region: str = DEFAULT_REGION,
         weed_path: str | os.PathLike[str] | None = None,
         startup_timeout: float = 60.0,
-        stop_timeout: float = 15.0,
+        stop_timeout: float = 5.0,
         temp_parent_dir: str | os.PathLike[str] | None = None,
         auto_create_bucket: bool = False,
     ) -> None:
@@ -444,6 +444,11 @@ class SeaweedS3Server:
             # By default weed mini waits 1 s before it stops the volume server,
             # which slows every stop() and restart().
             "-volume.preStopSeconds=0",
+            # Every bucket takes a volume, and by default SeaweedFS 4.48 allows
+            # about one volume per GB of free disk, so a test session with many
+            # buckets ran out. Volumes are sparse files, so many cost little.
+            "-volume.max=1000",
+            "-master.volumeSizeLimitMB=64",
         ]
 
     def _launch_and_wait(self) -> None:
