@@ -326,6 +326,8 @@ class FileDirDict(StorageDict[V]):
         """Write ``data`` to a new temporary file in ``folder``; return its path
         and the ETag it will have once renamed (renames keep the inode and
         the times)."""
+        # NOTE: a writer killed before its rename leaves this file behind. It
+        # is never listed as a key, but nothing removes it yet.
         temp = os.path.join(folder, f"+{secrets.token_hex(8)}{_TEMP_SUFFIX}")
         try:
             fd = os.open(temp, _OPEN_NEW, 0o666)
