@@ -29,6 +29,7 @@ from persidict import (
     OverlappingMultiDict,
     PersiDict,
     S3Dict,
+    WriteOnceDict,
 )
 
 # The S3 fixtures, for this folder and every folder below it: one server
@@ -179,6 +180,9 @@ class DictCase:
     # True for layers that work only over an append-only dict: the contract
     # runs on them only where the test asks for append_only=True.
     always_append_only: bool = False
+    # True for WriteOnceDict, which drops a write of an existing key instead
+    # of raising MutationPolicyError.
+    drops_overwrites: bool = False
 
 
 def _local_dict(**fixed: Any) -> Callable[..., PersiDict[Any]]:
@@ -252,6 +256,16 @@ def _delete_bucket(server: Any, bucket: str) -> None:
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") != "NoSuchBucket":
             raise
+
+
+def _write_once(
+    main: Callable[..., PersiDict[Any]], **fixed: Any
+) -> Callable[..., PersiDict[Any]]:
+    def build(env: CaseEnv, **overrides: Any) -> PersiDict[Any]:
+        params = {**fixed, **overrides, "append_only": True}
+        return WriteOnceDict(wrapped_dict=main(env, **params), p_consistency_checks=0.0)
+
+    return build
 
 
 def _s3_prefix() -> str:
@@ -377,6 +391,28 @@ DICT_CASES: list[DictCase] = [
         picklable=False,
         always_append_only=True,
     ),
+    DictCase(
+        "appendcached-local-json",
+        _append_only_cached(_local_dict(), serialization_format="json"),
+        "json",
+        picklable=False,
+        always_append_only=True,
+    ),
+    DictCase(
+        "writeonce-file-pkl",
+        _write_once(_file_dir_dict(), serialization_format="pkl"),
+        "pkl",
+        always_append_only=True,
+        drops_overwrites=True,
+    ),
+    DictCase(
+        "writeonce-local-json",
+        _write_once(_local_dict(), serialization_format="json"),
+        "json",
+        picklable=False,
+        always_append_only=True,
+        drops_overwrites=True,
+    ),
     DictCase("overlap-file-json", _overlapping("json", "pkl"), "json"),
     DictCase(
         "s3basic-pkl",
@@ -423,6 +459,38 @@ DICT_CASES: list[DictCase] = [
         fixtures=("s3_server",),
         marks=(pytest.mark.s3,),
         etag_tracks_content=True,
+    ),
+    DictCase(
+        "cached-s3-json",
+        _mutable_cached(_s3_dict(), serialization_format="json"),
+        "json",
+        picklable=False,
+        timestamp_resolution=1.0,
+        fixtures=("s3_server",),
+        marks=(pytest.mark.s3,),
+        etag_tracks_content=True,
+    ),
+    DictCase(
+        "appendcached-s3-pkl",
+        _append_only_cached(_s3_dict(), serialization_format="pkl"),
+        "pkl",
+        picklable=False,
+        timestamp_resolution=1.0,
+        fixtures=("s3_server",),
+        marks=(pytest.mark.s3,),
+        etag_tracks_content=True,
+        always_append_only=True,
+    ),
+    DictCase(
+        "writeonce-s3basic-json",
+        _write_once(_basic_s3_dict(), serialization_format="json"),
+        "json",
+        timestamp_resolution=1.0,
+        fixtures=("s3_server",),
+        marks=(pytest.mark.s3,),
+        etag_tracks_content=True,
+        always_append_only=True,
+        drops_overwrites=True,
     ),
     DictCase(
         "empty-pkl",
