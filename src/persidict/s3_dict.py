@@ -30,6 +30,7 @@ import logging
 import os
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -582,14 +583,20 @@ def _get_concurrently(
         except KeyError:
             return None
 
-    # Windows of keys keep memory bounded on huge listings while the pool
-    # keeps max_workers requests in flight.
+    # A sliding window of futures keeps max_workers requests in flight, with
+    # as many queued behind them, and memory bounded on huge listings.
     key_iter = iter(keys)
     with ThreadPoolExecutor(max_workers) as pool:
-        while window := list(islice(key_iter, max_workers * 8)):
-            for pair in pool.map(fetch, window):
-                if pair is not None:
-                    yield pair
+        pending = deque(
+            pool.submit(fetch, key) for key in islice(key_iter, max_workers * 2)
+        )
+        while pending:
+            pair = pending.popleft().result()
+            next_key = next(key_iter, None)
+            if next_key is not None:
+                pending.append(pool.submit(fetch, next_key))
+            if pair is not None:
+                yield pair
 
 
 def _put_concurrently(
