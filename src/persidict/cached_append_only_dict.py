@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Self, TypeVar
 
-from ._layer import check_is_dict, inherited_params
-from .base import ETagMismatch, ItemInfo, PersiDict
+from ._layer import Layer, check_is_dict
+from .base import ETagMismatch, PersiDict
 from .errors import MutationPolicyError
 from .flags import ITEM_NOT_AVAILABLE, ETagIfExists, ETagValue
 from .keys import NonEmptySafeStrTuple
@@ -16,7 +15,7 @@ __all__ = ["AppendOnlyDictCached", "CachedAppendOnlyDict"]
 V = TypeVar("V")
 
 
-class AppendOnlyDictCached(PersiDict[V]):
+class AppendOnlyDictCached(Layer[V]):
     """Serve reads from ``data_cache`` without asking the main dict.
 
     ``main_dict`` must be append-only: a value, once written, never changes,
@@ -35,8 +34,7 @@ class AppendOnlyDictCached(PersiDict[V]):
                 "dict, which is only correct when items never change: create "
                 "main_dict with append_only=True, or use MutableDictCached"
             )
-        super().__init__(**inherited_params(main_dict))
-        self._main = main_dict
+        super().__init__(main_dict)
         self._data_cache = data_cache
 
     @property
@@ -80,14 +78,8 @@ class AppendOnlyDictCached(PersiDict[V]):
         current = self._main._stat(key).etag
         return None if current == etag else (self._get(key), current)
 
-    def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
-        return self._main._stat(key)
-
     def _contains(self, key: NonEmptySafeStrTuple) -> bool:
         return self._data_cache._contains(key) or self._main._contains(key)
-
-    def _count(self) -> int:
-        return self._main._count()
 
     def _put(
         self, key: NonEmptySafeStrTuple, value: V, expected: ETagIfExists | None
@@ -102,14 +94,6 @@ class AppendOnlyDictCached(PersiDict[V]):
             f"cannot delete key {key!r} from an append-only dict",
             key=key,
         )
-
-    def _scan(
-        self, with_info: bool
-    ) -> Iterator[tuple[NonEmptySafeStrTuple, ItemInfo | None]]:
-        return self._main._scan(with_info)
-
-    def _subdict_names(self) -> set[str]:
-        return self._main._subdict_names()
 
     def _child(self, prefix: NonEmptySafeStrTuple) -> Self:
         return type(self)(

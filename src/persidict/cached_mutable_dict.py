@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from typing import Any, Final, Self, TypeVar
 
-from ._layer import check_is_dict, inherited_params
-from .base import ItemInfo, PersiDict
+from ._layer import Layer, check_is_dict
+from .base import PersiDict
 from .flags import ETagIfExists, ETagValue
 from .keys import NonEmptySafeStrTuple
 
@@ -25,7 +23,7 @@ _SEPARATOR: Final = "\n"
 _PAIR_MEMO_SIZE: Final = 65536
 
 
-class MutableDictCached(PersiDict[V]):
+class MutableDictCached(Layer[V]):
     """Serve reads from ``data_cache`` while the main dict's ETag is unchanged.
 
     A read asks ``main_dict`` only whether the cached ETag is still current
@@ -52,8 +50,7 @@ class MutableDictCached(PersiDict[V]):
                     f"{name} must not be append-only: the cache overwrites "
                     "entries whenever the main dict changes"
                 )
-        super().__init__(**inherited_params(main_dict))
-        self._main = main_dict
+        super().__init__(main_dict)
         self._data_cache = data_cache
         self._etag_cache = etag_cache
         self._pairs: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -145,18 +142,6 @@ class MutableDictCached(PersiDict[V]):
         value, current = self._get_with_etag(key)
         return None if current == etag else (value, current)
 
-    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
-        return self._main._exclusive(key)
-
-    def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
-        return self._main._stat(key)
-
-    def _contains(self, key: NonEmptySafeStrTuple) -> bool:
-        return self._main._contains(key)
-
-    def _count(self) -> int:
-        return self._main._count()
-
     def _put(
         self, key: NonEmptySafeStrTuple, value: V, expected: ETagIfExists | None
     ) -> ETagValue:
@@ -174,14 +159,6 @@ class MutableDictCached(PersiDict[V]):
         self._main._remove_all()
         self._etag_cache._remove_all()
         self._data_cache._remove_all()
-
-    def _scan(
-        self, with_info: bool
-    ) -> Iterator[tuple[NonEmptySafeStrTuple, ItemInfo | None]]:
-        return self._main._scan(with_info)
-
-    def _subdict_names(self) -> set[str]:
-        return self._main._subdict_names()
 
     def _child(self, prefix: NonEmptySafeStrTuple) -> Self:
         return type(self)(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from typing import Any, Self, TypeVar
 
-from ._layer import check_is_dict, inherited_params
-from .base import ETagMismatch, ItemInfo, PersiDict
+from ._layer import Layer, check_is_dict
+from .base import ETagMismatch, PersiDict
 from .errors import MutationPolicyError
 from .file_dir_dict import FileDirDict
 from .flags import ITEM_NOT_AVAILABLE, ETagIfExists, ETagValue
@@ -20,7 +18,7 @@ __all__ = ["WriteOnceDict"]
 V = TypeVar("V")
 
 
-class WriteOnceDict(PersiDict[V]):
+class WriteOnceDict(Layer[V]):
     """An append-only dict where writing an existing key is not an error.
 
     Made for content addressing, where the key is derived from the value and
@@ -58,8 +56,7 @@ class WriteOnceDict(PersiDict[V]):
                 "p_consistency_checks is a probability and must be from 0 to 1, "
                 f"got {p_consistency_checks!r}"
             )
-        super().__init__(**inherited_params(wrapped_dict))
-        self._wrapped = wrapped_dict
+        super().__init__(wrapped_dict)
         self._p_checks = float(p_consistency_checks)
         self._lock = threading.Lock()
         self._checks_passed = 0
@@ -67,7 +64,7 @@ class WriteOnceDict(PersiDict[V]):
 
     @property
     def wrapped_dict(self) -> PersiDict[V]:
-        return self._wrapped
+        return self._main
 
     @property
     def p_consistency_checks(self) -> float:
@@ -86,11 +83,11 @@ class WriteOnceDict(PersiDict[V]):
         return self._checks_failed
 
     def get_params(self) -> dict[str, Any]:
-        return {"wrapped_dict": self._wrapped, "p_consistency_checks": self._p_checks}
+        return {"wrapped_dict": self._main, "p_consistency_checks": self._p_checks}
 
     def _check_consistency(self, key: NonEmptySafeStrTuple, value: V) -> None:
         try:
-            stored = self._wrapped._get(key)
+            stored = self._main._get(key)
         except KeyError:
             return
         same = _equal(stored, value)
@@ -115,57 +112,37 @@ class WriteOnceDict(PersiDict[V]):
         # dropped. The conditional operations and setdefault go through the
         # strict _put instead, so they still see an existing key.
         try:
-            return self._wrapped._put(key, value, ITEM_NOT_AVAILABLE)
+            return self._main._put(key, value, ITEM_NOT_AVAILABLE)
         except ETagMismatch:
             pass
         if self._p_checks > 0 and random.random() < self._p_checks:
             self._check_consistency(key, value)
-        return self._wrapped._stat(key).etag
+        return self._main._stat(key).etag
 
     def _put(
         self, key: NonEmptySafeStrTuple, value: V, expected: ETagIfExists | None
     ) -> ETagValue:
-        return self._wrapped._put(key, value, expected)
+        return self._main._put(key, value, expected)
 
     def _get_with_etag(self, key: NonEmptySafeStrTuple) -> tuple[V, ETagValue]:
-        return self._wrapped._get_with_etag(key)
+        return self._main._get_with_etag(key)
 
     def _get(self, key: NonEmptySafeStrTuple) -> V:
-        return self._wrapped._get(key)
+        return self._main._get(key)
 
     def _get_if_changed(
         self, key: NonEmptySafeStrTuple, etag: ETagValue
     ) -> tuple[V, ETagValue] | None:
-        return self._wrapped._get_if_changed(key, etag)
-
-    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
-        return self._wrapped._exclusive(key)
-
-    def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
-        return self._wrapped._stat(key)
-
-    def _contains(self, key: NonEmptySafeStrTuple) -> bool:
-        return self._wrapped._contains(key)
-
-    def _count(self) -> int:
-        return self._wrapped._count()
+        return self._main._get_if_changed(key, etag)
 
     def _remove(self, key: NonEmptySafeStrTuple, expected: ETagValue | None) -> bool:
         raise MutationPolicyError(
             "write-once", f"cannot delete key {key!r} from a write-once dict", key=key
         )
 
-    def _scan(
-        self, with_info: bool
-    ) -> Iterator[tuple[NonEmptySafeStrTuple, ItemInfo | None]]:
-        return self._wrapped._scan(with_info)
-
-    def _subdict_names(self) -> set[str]:
-        return self._wrapped._subdict_names()
-
     def _child(self, prefix: NonEmptySafeStrTuple) -> Self:
         return type(self)(
-            wrapped_dict=self._wrapped._child(prefix),
+            wrapped_dict=self._main._child(prefix),
             p_consistency_checks=self._p_checks,
         )
 
