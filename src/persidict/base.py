@@ -1,9 +1,9 @@
 """``PersiDict``: the public API, written once on top of a few primitives.
 
-A subclass implements the primitives below on normalised keys; everything
-else (key normalisation, validation, jokers, the append-only policy, the
-conditional operations, iteration, sub-dicts, equality and handles) lives
-here. Backends that store bytes derive from ``StorageDict`` in ``storage.py``;
+A subclass implements the primitives below on normalised keys. Everything
+else lives here: key normalisation, validation, jokers, the append-only
+policy, the conditional operations, iteration, sub-dicts, equality and
+handles. Backends that store bytes derive from ``StorageDict`` in ``storage.py``;
 layers derive from ``PersiDict`` directly and work with values.
 
 Primitives, each on a ``NonEmptySafeStrTuple`` key:
@@ -654,7 +654,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         expected: ETagIfExists,
         retrieve_value: RetrieveValueFlag,
     ) -> tuple[ETagIfExists, Any]:
-        """Read the key's ETag, and its value as the retrieval policy asks."""
+        """Read the key's ETag, and its value where the retrieval policy requests it."""
         if retrieve_value is NEVER_RETRIEVE:
             actual = self._actual_etag(key)
             value: Any = (
@@ -709,7 +709,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         retrieve_value: RetrieveValueFlag = IF_ETAG_CHANGED,
     ) -> ConditionalOperationResult[V]:
         """Check ``condition`` between ``expected_etag`` and the actual ETag of
-        ``key``, and return the value as ``retrieve_value`` says."""
+        ``key``, and return the value if ``retrieve_value`` requests it."""
         key = normalize_key(key)
         self._check_retrieve(retrieve_value)
         actual, value = self._read_for_result(key, expected_etag, retrieve_value)
@@ -728,7 +728,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
         """Write ``value`` (or apply a joker) if ``condition`` holds, atomically.
 
         When the condition fails nothing is written, and the current value is
-        returned as ``retrieve_value`` says.
+        returned if ``retrieve_value`` requests it.
         """
         key = normalize_key(key)
         self._check_retrieve(retrieve_value)
@@ -750,7 +750,7 @@ class PersiDict(MutableMapping[NonEmptySafeStrTuple, V], Generic[V]):
                 or outcome.actual_etag is ITEM_NOT_AVAILABLE
             ):
                 return outcome
-            # The key stays: return its value as the retrieval policy says.
+            # The key stays: return its value if the retrieval policy requests it.
             return self._failure(key, expected_etag, retrieve_value)
         if isinstance(value, Joker):
             raise TypeError(f"unknown joker {value!r}")

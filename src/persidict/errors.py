@@ -36,7 +36,7 @@ class ConcurrencyConflictError(RuntimeError):
 
 class BackendError(RuntimeError):
     """A storage failure that is not a missing key: the original error is the
-    ``__cause__``; ``backend``, ``operation`` and ``key`` say where it happened."""
+    ``__cause__``; ``backend``, ``operation`` and ``key`` tell where it happened."""
 
     def __init__(
         self, message: str, *, backend: str, operation: str, key: Any = None

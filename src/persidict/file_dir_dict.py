@@ -243,7 +243,7 @@ class FileDirDict(StorageDict[V]):
         return data, _etag_of(st)
 
     def _get(self, key: NonEmptySafeStrTuple) -> V:
-        # The plain read skips building an ETag that nobody asked for.
+        # A plain read skips building the ETag, which no caller uses.
         return self._decode(key, self._read_file(key)[0])
 
     def _read_bytes_if_changed(

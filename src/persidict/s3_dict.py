@@ -374,7 +374,7 @@ class BasicS3Dict(StorageDict[V]):
 
     def _remove(self, key: NonEmptySafeStrTuple, expected: ETagValue | None) -> bool:
         if expected is None:
-            # S3 answers a delete of a missing object with success, so a stat
+            # S3 returns success for a delete of a missing object, so a stat
             # tells whether there is something to delete, and the delete is
             # conditional on the ETag it saw: of two concurrent deleters, only
             # one reports the delete.
@@ -427,7 +427,7 @@ class BasicS3Dict(StorageDict[V]):
         return known
 
     def _probe_conditions(self, key: NonEmptySafeStrTuple) -> bool:
-        # The probe object's name holds a "+", so it is never listed as a key.
+        # The probe object's name contains a "+", so it is never listed as a key.
         probe = f"{self._root_prefix}+persidict-probe-{uuid.uuid4().hex}"
         try:
             self._client.put_object(
