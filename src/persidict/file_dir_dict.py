@@ -29,18 +29,15 @@ Guarantees, on a local POSIX file system:
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import secrets
 import stat
-import struct
-import threading
 import time
-import zlib
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from typing import Any, Final, NoReturn, Self, TypeVar
 
+from ._locks import key_lock
 from .base import ETagMismatch, ItemInfo
 from .errors import BackendError
 from .flags import ITEM_NOT_AVAILABLE, ETagIfExists, ETagValue
@@ -62,34 +59,6 @@ _NAME_MAX: Final = 255
 
 # Paths remembered per handle; the memo is dropped whole when full.
 _PATH_CACHE_SIZE: Final = 65536
-
-
-_thread_state = threading.local()
-
-
-def _held_locks() -> set[str]:
-    """Return the paths whose key lock the current thread holds."""
-    held: set[str] | None = getattr(_thread_state, "held", None)
-    if held is None:
-        held = _thread_state.held = set()
-    return held
-
-
-if hasattr(fcntl, "F_OFD_SETLKW"):
-
-    def _lock_byte(fd: int, offset: int) -> None:
-        # An open-file-description lock (Linux): owned by this descriptor, so
-        # two threads of one process exclude each other, and closing another
-        # descriptor of the same file does not release it, unlike lockf().
-        request = struct.pack("@hhqqi", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0)
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, request)
-
-else:
-
-    def _lock_byte(fd: int, offset: int) -> None:
-        # Without OFD locks, flock() the whole file: also owned by the open
-        # file description, but it serialises every key of the folder.
-        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _etag_of(st: os.stat_result) -> ETagValue:
@@ -378,36 +347,9 @@ class FileDirDict(StorageDict[V]):
             return ITEM_NOT_AVAILABLE
         return _etag_of(st) if stat.S_ISREG(st.st_mode) else ITEM_NOT_AVAILABLE
 
-    @contextmanager
-    def _key_lock(self, folder: str, path: str) -> Iterator[None]:
-        """Hold an exclusive lock on the key stored at ``path``.
-
-        One lock file per folder; each key locks one byte of it at an offset
-        derived from its file name, so keys rarely wait for one another. The
-        lock is reentrant within a thread, so a transform holding it can
-        still write through the compare-and-swap.
-        """
-        held = _held_locks()
-        if path in held:
-            yield
-            return
-        offset = zlib.crc32(os.path.basename(path).encode()) & 0x7FFFFFFF
-        fd = os.open(
-            os.path.join(folder, _LOCK_NAME),
-            os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-            0o666,
-        )
-        try:
-            _lock_byte(fd, offset)
-            held.add(path)
-            try:
-                yield
-            finally:
-                held.discard(path)
-        finally:
-            # Closing the descriptor releases the lock; the kernel also does
-            # that when the process dies.
-            os.close(fd)
+    def _key_lock(self, folder: str, path: str) -> AbstractContextManager[None]:
+        """Hold the lock of the key stored at ``path``, in its folder's lock file."""
+        return key_lock(os.path.join(folder, _LOCK_NAME), os.path.basename(path))
 
     def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[None]:
         path = self._path(key)

@@ -16,16 +16,23 @@ Guarantees, on a server that enforces conditional requests (AWS S3 since
   some servers (SeaweedFS) keep a deleted folder as a common prefix for a
   while; ``subdicts`` checks each prefix for a real key before it shows it.
 
+``transform_item`` holds a lock of this machine on its key (a byte of a
+lock file in ``$PERSIDICT_LOCK_DIR``, by default a private folder in the
+system's temporary folder), so the processes of one machine take turns
+instead of losing races to one another; between machines the conditional
+requests decide, and the loser retries.
+
 Where a server accepts the conditional headers but ignores them, the first
 conditional write of a handle finds out (two inserts of one probe object)
-and falls back to read-then-write: atomic only against writers of the same
-process. That is logged once at warning level.
+and falls back to read-then-write under that lock: atomic only against
+writers on the same machine. That is logged once at warning level.
 """
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+import hashlib
 import logging
 import os
 import threading
@@ -33,6 +40,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from itertools import islice
 from typing import Any, Final, NoReturn, Self, TypeVar
 
@@ -43,6 +51,7 @@ import botocore.utils
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ._locks import host_lock_folder, key_lock
 from .base import ETagMismatch, ItemInfo
 from .cached_mutable_dict import MutableDictCached
 from .errors import BackendError
@@ -174,6 +183,8 @@ class BasicS3Dict(StorageDict[V]):
         self._client = _new_client(region, endpoint_url, max_workers)
         # The endpoint boto3 resolved, from endpoint_url or its own chain.
         self._endpoint = str(self._client.meta.endpoint_url)
+        bucket_id = f"{self._endpoint}\n{bucket_name}".encode()
+        self._lock_name = f"s3-{hashlib.sha256(bucket_id).hexdigest()[:32]}.lock"
         self._ensure_bucket()
 
     @property
@@ -206,6 +217,16 @@ class BasicS3Dict(StorageDict[V]):
 
     def _locate(self, key: NonEmptySafeStrTuple) -> str:
         return f"s3://{self._bucket}/{self._object_key(key)}"
+
+    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[None]:
+        return self._host_lock(key)
+
+    def _host_lock(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[None]:
+        """Lock ``key`` against the other processes of this machine."""
+        folder = host_lock_folder()
+        if folder is None:
+            return nullcontext()
+        return key_lock(os.path.join(folder, self._lock_name), self._object_key(key))
 
     def _fail(self, err: Exception, operation: str, key: Any = None) -> NoReturn:
         if isinstance(err, ClientError):
@@ -388,7 +409,7 @@ class BasicS3Dict(StorageDict[V]):
                 except ETagMismatch:
                     continue
         if not self._server_enforces_conditions(key):
-            with self._local_cas_lock:
+            with self._host_lock(key), self._local_cas_lock:
                 actual = self._actual_etag(key)
                 if actual != expected:
                     raise ETagMismatch(actual)
@@ -420,7 +441,7 @@ class BasicS3Dict(StorageDict[V]):
                 logger.warning(
                     "the S3 server at %s ignores If-None-Match on PUT; "
                     "conditional writes to bucket %s fall back to read-then-write, "
-                    "which is atomic only within this process",
+                    "which is atomic only between the processes of this machine",
                     self._endpoint,
                     self._bucket,
                 )
@@ -453,7 +474,9 @@ class BasicS3Dict(StorageDict[V]):
     def _write_checked_locally(
         self, key: NonEmptySafeStrTuple, data: bytes, expected: ETagIfExists
     ) -> ETagValue:
-        with self._local_cas_lock:
+        # The lock of the machine first, then the one of the process: a
+        # transform holding the former may write here.
+        with self._host_lock(key), self._local_cas_lock:
             actual = self._actual_etag(key)
             if actual != expected:
                 raise ETagMismatch(actual)

@@ -7,6 +7,7 @@ process.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from persidict import (
@@ -18,6 +19,7 @@ from persidict import (
     PersiDict,
     S3Dict,
 )
+from persidict._locks import LOCK_FOLDER_VARIABLE
 from tests.processes.process_workers import SYNC_TIMEOUT, increment
 
 BACKENDS: dict[str, type[PersiDict[Any]]] = {
@@ -46,21 +48,37 @@ def transform_repeatedly(
     cached: bool,
     key: str,
     times: int,
+    lock_folder: str | None,
     barrier: Any,
     results: Any,
 ) -> None:
-    """Increment ``key`` ``times`` times with the default retry limit and
-    report how many calls ran out of retries."""
+    """Increment ``key`` ``times`` times with the default retry limit.
+
+    Reports how many calls ran out of retries, how many attempts were
+    retries (the transformer runs once per attempt), and the first
+    unexpected error. ``lock_folder``, when given, is this process's own
+    folder of machine locks, so it races the others as if on another
+    machine.
+    """
+    if lock_folder is not None:
+        os.environ[LOCK_FOLDER_VARIABLE] = lock_folder
     d = build_dict(backend, params, cached)
+    attempts = 0
+
+    def counted_increment(value: Any) -> Any:
+        nonlocal attempts
+        attempts += 1
+        return increment(value)
+
     barrier.wait(SYNC_TIMEOUT)
     conflicts = 0
     failure = None
     for _ in range(times):
         try:
-            d.transform_item(key, transformer=increment)
+            d.transform_item(key, transformer=counted_increment)
         except ConcurrencyConflictError:
             conflicts += 1
         except Exception as err:
             failure = f"{type(err).__name__}: {err}"
             break
-    results.put((conflicts, failure))
+    results.put((conflicts, attempts - times, failure))

@@ -8,6 +8,8 @@ SeaweedFS sees plain writes, as a server without conditional writes would.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import queue
 import threading
 
 import pytest
@@ -19,15 +21,11 @@ from persidict import (
     MutationPolicyError,
 )
 
+from .workers import insert_without_conditions, strip_conditions
+
 pytestmark = pytest.mark.s3
 
 WRITERS = 8
-
-
-def strip_conditions(request, **kwargs) -> None:
-    for header in ("If-Match", "If-None-Match"):
-        if header in request.headers:
-            del request.headers[header]
 
 
 @pytest.fixture
@@ -73,8 +71,8 @@ def test_fallback_rejects_stale_etag(deaf_dict):
 
 
 def test_fallback_insert_one_winner(deaf_dict):
-    # Within one process the fallback holds a lock, so threads still see
-    # exactly one winner; across processes it cannot promise that.
+    # The fallback holds the key's machine lock, so threads see exactly one
+    # winner.
     d = deaf_dict(append_only=True)
     outcomes: list[str] = []
     barrier = threading.Barrier(WRITERS)
@@ -109,3 +107,35 @@ def test_fallback_conditional_delete(deaf_dict):
     assert kept.condition_was_satisfied is False
     assert removed.condition_was_satisfied is True
     assert "k" not in d
+
+
+@pytest.mark.timeout(300)
+def test_fallback_insert_one_winner_across_processes(bucket):
+    # The machine lock holds between processes too: of several processes
+    # inserting one key, exactly one wins. Across machines it cannot hold.
+    params = {"bucket_name": bucket, "root_prefix": "deaf", "append_only": True}
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WRITERS)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=insert_without_conditions,
+            args=(params, "k", f"writer-{index}", barrier, results),
+        )
+        for index in range(WRITERS)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        outcomes = [results.get(timeout=180) for _ in range(WRITERS)]
+    except queue.Empty:
+        outcomes = []
+    for process in processes:
+        process.join(timeout=60)
+        if process.is_alive():
+            process.kill()
+
+    winners = [value for outcome, value in outcomes if outcome == "won"]
+    assert len(outcomes) == WRITERS, outcomes
+    assert len(winners) == 1, outcomes
+    assert BasicS3Dict(**params)["k"] == winners[0]

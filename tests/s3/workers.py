@@ -25,3 +25,23 @@ def insert_in_process(
         results.put(("error", f"{type(err).__name__}: {err}"))
     else:
         results.put(("won", value))
+
+
+def strip_conditions(request: Any, **kwargs: Any) -> None:
+    """botocore hook: remove the conditional headers before signing, as if
+    the server ignored them."""
+    for header in ("If-Match", "If-None-Match"):
+        if header in request.headers:
+            del request.headers[header]
+
+
+def insert_without_conditions(
+    params: dict[str, Any], key: str, value: Any, barrier: Any, results: Any
+) -> None:
+    """Like ``insert_in_process``, through a BasicS3Dict built from ``params``
+    whose conditional headers never reach the server."""
+    from persidict import BasicS3Dict
+
+    d = BasicS3Dict(**params)
+    d.client.meta.events.register("before-sign.s3", strip_conditions)
+    insert_in_process(d, key, value, barrier, results)

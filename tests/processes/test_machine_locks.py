@@ -1,0 +1,138 @@
+"""The per-key locks between processes of one machine (persidict._locks)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import stat
+import time
+import zlib
+
+import pytest
+
+from persidict import BasicS3Dict
+from persidict._locks import LOCK_FOLDER_VARIABLE, host_lock_folder, key_lock
+from tests.processes.process_workers import increment
+
+
+def hold_lock(lock_file: str, name: str, ready, release_after: float) -> None:
+    with key_lock(lock_file, name):
+        ready.set()
+        time.sleep(release_after)
+
+
+def take_lock(lock_file: str, name: str, results) -> None:
+    with key_lock(lock_file, name):
+        results.put(time.monotonic())
+
+
+def test_lock_excludes_other_processes(fork_group, tmp_path):
+    lock_file = str(tmp_path / "locks")
+    ready = fork_group.context.Event()
+    results = fork_group.context.Queue()
+    fork_group.start(hold_lock, lock_file, "k", ready, 1.0)
+    assert ready.wait(30)
+    started = time.monotonic()
+
+    fork_group.start(take_lock, lock_file, "k", results)
+    [taken] = fork_group.collect(results, 1, timeout=30)
+    fork_group.join_all(timeout=30)
+
+    assert taken - started > 0.5
+
+
+def test_lock_of_another_key_does_not_wait(fork_group, tmp_path):
+    lock_file = str(tmp_path / "locks")
+    ready = fork_group.context.Event()
+    results = fork_group.context.Queue()
+    fork_group.start(hold_lock, lock_file, "k", ready, 30.0)
+    assert ready.wait(30)
+    started = time.monotonic()
+
+    fork_group.start(take_lock, lock_file, "other", results)
+    [taken] = fork_group.collect(results, 1, timeout=10)
+
+    assert taken - started < 5
+
+
+def test_killed_holder_releases_the_lock(fork_group, tmp_path):
+    lock_file = str(tmp_path / "locks")
+    ready = fork_group.context.Event()
+    holder = fork_group.start(hold_lock, lock_file, "k", ready, 600.0)
+    assert ready.wait(30)
+
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join(30)
+    started = time.monotonic()
+    with key_lock(lock_file, "k"):
+        waited = time.monotonic() - started
+
+    assert waited < 5
+
+
+def colliding_names() -> tuple[str, str]:
+    """Two names whose locks share one byte."""
+    seen: dict[int, str] = {}
+    n = 0
+    while True:
+        name = f"key-{n}"
+        offset = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        if offset in seen:
+            return seen[offset], name
+        seen[offset] = name
+        n += 1
+
+
+def test_lock_is_reentrant_within_a_thread(tmp_path):
+    lock_file = str(tmp_path / "locks")
+    first, second = colliding_names()
+    entered = []
+
+    with key_lock(lock_file, "k"), key_lock(lock_file, "k"):
+        entered.append("k twice")
+    with key_lock(lock_file, first), key_lock(lock_file, second):
+        entered.append("names sharing a byte")
+
+    assert entered == ["k twice", "names sharing a byte"]
+
+
+def test_host_lock_folder_is_private(tmp_path, monkeypatch):
+    folder = tmp_path / "locks"
+    monkeypatch.setenv(LOCK_FOLDER_VARIABLE, str(folder))
+
+    assert host_lock_folder() == str(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_host_lock_folder_of_another_user_is_refused(tmp_path, monkeypatch, caplog):
+    if os.getuid() != 0:
+        pytest.skip("only root can give a folder to another user")
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    os.chown(folder, 65534, 65534)
+    monkeypatch.setenv(LOCK_FOLDER_VARIABLE, str(folder))
+
+    with caplog.at_level(logging.WARNING, logger="persidict"):
+        assert host_lock_folder() is None
+
+    assert "belongs to another user" in caplog.text
+    assert LOCK_FOLDER_VARIABLE in caplog.text
+
+
+@pytest.mark.s3
+def test_s3_transform_works_without_a_lock_folder(
+    s3_bucket, tmp_path, monkeypatch, caplog
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(LOCK_FOLDER_VARIABLE, str(blocker / "locks"))
+    d = BasicS3Dict(bucket_name=s3_bucket)
+
+    with caplog.at_level(logging.WARNING, logger="persidict"):
+        for _ in range(3):
+            d.transform_item("n", transformer=increment)
+
+    assert d["n"] == 3
+    assert "cannot create the lock folder" in caplog.text
+    assert str(blocker / "locks") in caplog.text
