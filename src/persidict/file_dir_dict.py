@@ -116,6 +116,7 @@ class FileDirDict(StorageDict[V]):
         self._fsync = fsync
         self._extension = "." + serialization_format
         self._paths: dict[tuple[str, ...], str] = {}
+        self._etag_fields: dict[str, tuple[int, int, int]] = {}
         try:
             os.makedirs(self._base_dir, exist_ok=True)
         except OSError as err:
@@ -225,9 +226,31 @@ class FileDirDict(StorageDict[V]):
             raise KeyError(key) from None
         except OSError as err:
             self._fail(err, "stat", key, path)
-        if stat.S_ISREG(st.st_mode) and _etag_of(st) == etag:
+        if stat.S_ISREG(st.st_mode) and self._matches(st, etag):
             return None
         return self._read_bytes(key)
+
+    def _matches(self, st: os.stat_result, etag: ETagValue) -> bool:
+        """Return True if ``st`` is the file that ``etag`` was made from.
+
+        Cache revalidation calls this on every hit, so the ETag's fields
+        are parsed once and remembered, rather than formatted from ``st``.
+        """
+        fields = self._etag_fields.get(etag)
+        if fields is None:
+            try:
+                mtime_ns, size, inode = (int(part, 16) for part in etag.split("-"))
+            except (ValueError, AttributeError):
+                return False
+            # int() also reads "0x1f", " 1f" or "1_f": only the exact form
+            # this dict writes may match.
+            if etag != f"{mtime_ns:x}-{size:x}-{inode:x}":
+                return False
+            fields = (mtime_ns, size, inode)
+            if len(self._etag_fields) >= _PATH_CACHE_SIZE:
+                self._etag_fields.clear()
+            self._etag_fields[etag] = fields
+        return (st.st_mtime_ns, st.st_size, st.st_ino) == fields
 
     def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
         path = self._path(key)

@@ -142,10 +142,23 @@ class LocalDict(StorageDict[V]):
         return self._backend.find(self._prefix.strings + key.strings[:-1], create)
 
     def _entry(self, key: NonEmptySafeStrTuple) -> _Entry:
-        node = self._node(key, create=False)
-        entry = None
-        if node is not None:
-            entry = node.entries.get(self.serialization_format, {}).get(key.strings[-1])
+        """Return the entry of ``key``, or raise ``KeyError``.
+
+        Reads need no lock: entries are immutable and replaced whole, and
+        each dict lookup on the way is atomic.
+        """
+        node = self._backend.root
+        for name in self._prefix.strings:
+            node = node.children.get(name)  # type: ignore[assignment]
+            if node is None:
+                raise KeyError(key)
+        strings = key.strings
+        for name in strings[:-1]:
+            node = node.children.get(name)  # type: ignore[assignment]
+            if node is None:
+                raise KeyError(key)
+        entries = node.entries.get(self.serialization_format)
+        entry = None if entries is None else entries.get(strings[-1])
         if entry is None:
             raise KeyError(key)
         return entry
@@ -153,9 +166,15 @@ class LocalDict(StorageDict[V]):
     # ------------------------------------------------------------ primitives
 
     def _read_bytes(self, key: NonEmptySafeStrTuple) -> tuple[bytes, ETagValue]:
-        with self._backend.lock:
-            entry = self._entry(key)
+        entry = self._entry(key)
         return entry.data, entry.etag
+
+    def _get_with_etag(self, key: NonEmptySafeStrTuple) -> tuple[V, ETagValue]:
+        entry = self._entry(key)
+        return self._decode(key, entry.data), entry.etag
+
+    def _get(self, key: NonEmptySafeStrTuple) -> V:
+        return self._decode(key, self._entry(key).data)
 
     def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
         # The backend's reentrant lock: a transform then runs as one step
@@ -163,8 +182,7 @@ class LocalDict(StorageDict[V]):
         return self._backend.lock
 
     def _stat(self, key: NonEmptySafeStrTuple) -> ItemInfo:
-        with self._backend.lock:
-            entry = self._entry(key)
+        entry = self._entry(key)
         return ItemInfo(entry.etag, entry.timestamp)
 
     def _write_bytes(

@@ -76,7 +76,7 @@ class StorageDict(PersiDict[V]):
                 key=key,
                 location=self._locate(key),
             ) from err
-        base_class = self.base_class_for_values
+        base_class = self._base_class_for_values
         if base_class is not None and not isinstance(value, base_class):
             raise TypeError(
                 f"the stored value of key {key!r} at {self._locate(key)} is a "

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from persidict import ETAG_IS_THE_SAME, BackendError, CorruptValueError, FileDirDict
+from persidict import (
+    ANY_ETAG,
+    ETAG_IS_THE_SAME,
+    IF_ETAG_CHANGED,
+    BackendError,
+    CorruptValueError,
+    FileDirDict,
+)
 
 
 def digest_suffix(component: str, digest_len: int) -> str:
@@ -162,6 +169,32 @@ def test_writes_leave_no_temp_files(tmp_path):
 
     temp_files = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert temp_files == []
+
+
+@pytest.mark.parametrize(
+    "respell",
+    [
+        pytest.param(lambda h: "0x" + h, id="prefix"),
+        pytest.param(lambda h: " " + h, id="leading-space"),
+        pytest.param(lambda h: h + " ", id="trailing-space"),
+        pytest.param(lambda h: h[:-1] + "_" + h[-1], id="underscore"),
+    ],
+)
+def test_other_spelling_of_etag_is_changed(tmp_path, respell):
+    # Each spelling reads as the same number with int(..., 16), but an ETag
+    # is compared as a string.
+    d = FileDirDict(base_dir=tmp_path)
+    d["k"] = "value"
+    etag = d.etag("k")
+    mtime, size, inode = etag.split("-")
+    variant = "-".join([respell(mtime), size, inode])
+
+    result = d.get_item_if(
+        "k", condition=ANY_ETAG, expected_etag=variant, retrieve_value=IF_ETAG_CHANGED
+    )
+
+    assert result.actual_etag == etag
+    assert result.new_value == "value"
 
 
 # ------------------------------------------------------------ corrupt files
