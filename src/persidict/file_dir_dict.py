@@ -29,6 +29,7 @@ Guarantees, on a local POSIX file system:
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import secrets
 import stat
@@ -46,12 +47,19 @@ from .storage import StorageDict
 
 __all__ = ["FileDirDict"]
 
+logger = logging.getLogger(__name__)
+
 V = TypeVar("V")
 
 # Temporary and lock files carry a "+", which no key component may contain,
 # so a scan never mistakes them for items.
 _TEMP_SUFFIX: Final = ".tmp"
 _LOCK_NAME: Final = "+persidict.lock"
+
+# Seconds after which a temporary file is taken for the leftover of a killed
+# writer. A live write takes far less between creating its file and renaming
+# it, so a scan may remove older ones.
+_STALE_TEMP_AGE: Final = 3600.0
 
 _OPEN_READ: Final = os.O_RDONLY | os.O_CLOEXEC
 _OPEN_NEW: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
@@ -318,8 +326,8 @@ class FileDirDict(StorageDict[V]):
         """Write ``data`` to a new temporary file in ``folder``; return its path
         and the ETag it will have once renamed (renames keep the inode and
         the times)."""
-        # NOTE: a writer killed before its rename leaves this file behind. It
-        # is never listed as a key, but nothing removes it yet.
+        # A writer killed before its rename leaves this file behind: a scan
+        # removes it once it is older than _STALE_TEMP_AGE.
         temp = os.path.join(folder, f"+{secrets.token_hex(8)}{_TEMP_SUFFIX}")
         try:
             fd = os.open(temp, _OPEN_NEW, 0o666)
@@ -436,6 +444,8 @@ class FileDirDict(StorageDict[V]):
                     subfolders.append((entry.path, component))
                 continue
             if not name.endswith(extension):
+                if name.startswith("+") and name.endswith(_TEMP_SUFFIX):
+                    _remove_if_stale(entry)
                 continue
             component = strip_digest(name[: -len(extension)], digest_len)
             if component is None:
@@ -481,6 +491,20 @@ class FileDirDict(StorageDict[V]):
             self._base_dir, *(add_digest(c, self._digest_len) for c in prefix.strings)
         )
         return type(self)(**params)
+
+
+def _remove_if_stale(entry: os.DirEntry[str]) -> None:
+    """Remove a temporary file that no live writer can still be writing."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+        # The change time comes from the kernel (or the NFS server), so unlike
+        # the modification time it is never the stamp a writer set.
+        if time.time() - max(st.st_mtime, st.st_ctime) > _STALE_TEMP_AGE:
+            os.unlink(entry.path)
+            logger.info("removed %s, left by a writer that was killed", entry.path)
+    except OSError:
+        # Renamed, removed or unreadable since the folder was listed.
+        return
 
 
 def _read_all(fd: int, size: int) -> bytes:

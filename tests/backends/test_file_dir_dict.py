@@ -11,6 +11,7 @@ import os
 import pickle
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from persidict import (
     BackendError,
     CorruptValueError,
     FileDirDict,
+    file_dir_dict,
 )
 
 
@@ -169,6 +171,33 @@ def test_writes_leave_no_temp_files(tmp_path):
 
     temp_files = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert temp_files == []
+
+
+def test_scan_removes_stale_temp_files(tmp_path, monkeypatch):
+    d = FileDirDict(base_dir=tmp_path, fsync=False)
+    d["grp", "item"] = 1
+    folder = stored_path(tmp_path, ("grp", "item"), "pkl").parent
+    stale = folder / "+0123456789abcdef.tmp"
+    stale.write_bytes(b"half a value")
+    monkeypatch.setattr(file_dir_dict, "_STALE_TEMP_AGE", 0.5)
+    time.sleep(1.0)
+    fresh = folder / "+fedcba9876543210.tmp"
+    fresh.write_bytes(b"a write in progress")
+
+    assert list(d.keys()) == [("grp", "item")]
+    assert not stale.exists()
+    assert fresh.exists()
+    assert d["grp", "item"] == 1
+
+
+def test_scan_keeps_recent_temp_files(tmp_path):
+    d = FileDirDict(base_dir=tmp_path, fsync=False)
+    d["item"] = 1
+    temp = tmp_path / "+0123456789abcdef.tmp"
+    temp.write_bytes(b"a write in progress")
+
+    assert len(d) == 1
+    assert temp.exists()
 
 
 @pytest.mark.parametrize(
