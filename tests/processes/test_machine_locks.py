@@ -27,33 +27,31 @@ def take_lock(lock_file: str, name: str, results) -> None:
         results.put(time.monotonic())
 
 
-def test_lock_excludes_other_processes(fork_group, tmp_path):
-    lock_file = str(tmp_path / "locks")
+def wait_for_lock(
+    fork_group, lock_file: str, held: str, wanted: str, hold_for: float
+) -> float:
+    """Return how long a process waited for ``wanted`` while another process
+    held ``held`` for ``hold_for`` seconds."""
     ready = fork_group.context.Event()
     results = fork_group.context.Queue()
-    fork_group.start(hold_lock, lock_file, "k", ready, 1.0)
+    fork_group.start(hold_lock, lock_file, held, ready, hold_for)
     assert ready.wait(30)
     started = time.monotonic()
+    fork_group.start(take_lock, lock_file, wanted, results)
+    [taken] = fork_group.collect(results, 1, timeout=hold_for + 30)
+    return taken - started
 
-    fork_group.start(take_lock, lock_file, "k", results)
-    [taken] = fork_group.collect(results, 1, timeout=30)
-    fork_group.join_all(timeout=30)
 
-    assert taken - started > 0.5
+def test_lock_excludes_other_processes(fork_group, tmp_path):
+    waited = wait_for_lock(fork_group, str(tmp_path / "locks"), "k", "k", 1.0)
+
+    assert waited > 0.5
 
 
 def test_lock_of_another_key_does_not_wait(fork_group, tmp_path):
-    lock_file = str(tmp_path / "locks")
-    ready = fork_group.context.Event()
-    results = fork_group.context.Queue()
-    fork_group.start(hold_lock, lock_file, "k", ready, 30.0)
-    assert ready.wait(30)
-    started = time.monotonic()
+    waited = wait_for_lock(fork_group, str(tmp_path / "locks"), "k", "other", 30.0)
 
-    fork_group.start(take_lock, lock_file, "other", results)
-    [taken] = fork_group.collect(results, 1, timeout=10)
-
-    assert taken - started < 5
+    assert waited < 5
 
 
 def test_killed_holder_releases_the_lock(fork_group, tmp_path):

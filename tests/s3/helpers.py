@@ -1,9 +1,13 @@
-"""Helpers for the S3 tests: dict variants, object keys and a request recorder."""
+"""Helpers for the S3 tests: dict variants, object keys, a request recorder
+and races between processes."""
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,3 +180,34 @@ class RequestRecorder:
     def _on_response_received(self, **_: Any) -> None:
         with self._lock:
             self._in_flight -= 1
+
+
+def race_in_processes(
+    target: Callable[..., None], args: Callable[[int], tuple[Any, ...]], writers: int
+) -> list[tuple[str, Any]]:
+    """Run ``target(*args(index), barrier, results)`` in ``writers`` spawned
+    processes and return what they put on ``results``.
+
+    The list is shorter than ``writers`` when a process reported nothing
+    within three minutes. Every process is joined, or killed if it hangs.
+    """
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(writers)
+    results = context.Queue()
+    processes = [
+        context.Process(target=target, args=(*args(index), barrier, results))
+        for index in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    outcomes: list[tuple[str, Any]] = []
+    try:
+        for _ in range(writers):
+            outcomes.append(results.get(timeout=180))
+    except queue.Empty:
+        pass
+    for process in processes:
+        process.join(timeout=60)
+        if process.is_alive():
+            process.kill()
+    return outcomes

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import threading
 
 import pytest
@@ -16,6 +14,7 @@ from .helpers import (
     RequestRecorder,
     S3Variant,
     client_of,
+    race_in_processes,
     variant_params,
 )
 from .workers import insert_in_process
@@ -99,28 +98,10 @@ def test_insert_of_existing_key_rejected(make_s3_dict):
 )
 def test_concurrent_process_inserts_one_wins(make_s3_dict):
     d = make_s3_dict(append_only=True)
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WRITERS)
-    results = context.Queue()
-    processes = [
-        context.Process(
-            target=insert_in_process,
-            args=(d, "k", f"writer-{index}", barrier, results),
-        )
-        for index in range(WRITERS)
-    ]
-    for process in processes:
-        process.start()
 
-    try:
-        outcomes = [results.get(timeout=180) for _ in range(WRITERS)]
-    except queue.Empty:
-        outcomes = []
-    for process in processes:
-        process.join(timeout=60)
-    for process in processes:
-        if process.is_alive():
-            process.kill()
+    outcomes = race_in_processes(
+        insert_in_process, lambda index: (d, "k", f"writer-{index}"), WRITERS
+    )
 
     winners = [value for outcome, value in outcomes if outcome == "won"]
     rejected = [value for outcome, value in outcomes if outcome == "rejected"]

@@ -8,8 +8,6 @@ SeaweedFS sees plain writes, as a server without conditional writes would.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import queue
 import threading
 
 import pytest
@@ -21,6 +19,7 @@ from persidict import (
     MutationPolicyError,
 )
 
+from .helpers import race_in_processes
 from .workers import insert_without_conditions, strip_conditions
 
 pytestmark = pytest.mark.s3
@@ -114,26 +113,12 @@ def test_fallback_insert_one_winner_across_processes(bucket):
     # The machine lock holds between processes too: of several processes
     # inserting one key, exactly one wins. Across machines it cannot hold.
     params = {"bucket_name": bucket, "root_prefix": "deaf", "append_only": True}
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WRITERS)
-    results = context.Queue()
-    processes = [
-        context.Process(
-            target=insert_without_conditions,
-            args=(params, "k", f"writer-{index}", barrier, results),
-        )
-        for index in range(WRITERS)
-    ]
-    for process in processes:
-        process.start()
-    try:
-        outcomes = [results.get(timeout=180) for _ in range(WRITERS)]
-    except queue.Empty:
-        outcomes = []
-    for process in processes:
-        process.join(timeout=60)
-        if process.is_alive():
-            process.kill()
+
+    outcomes = race_in_processes(
+        insert_without_conditions,
+        lambda index: (params, "k", f"writer-{index}"),
+        WRITERS,
+    )
 
     winners = [value for outcome, value in outcomes if outcome == "won"]
     assert len(outcomes) == WRITERS, outcomes
