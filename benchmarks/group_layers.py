@@ -251,6 +251,14 @@ def run_group(ctx: Context) -> GroupResult:
         "`floor: os.stat + dict lookup` is what a hit of MutableDictCached must "
         "at least do: check the main file, then take the value from memory. "
         "`floor: read` reads and unpickles the file, what a miss must at least do.",
+        "A LocalDict cache copies every value it returns, as its contract "
+        "requires (the public LocalDict deep-copies too), so every hit pays "
+        "one unpickle: the `dict + pickle` row. For AppendOnlyDictCached that "
+        "alone is more than a twentieth of the public package's hit, so the "
+        "20x target cannot be met with a copy. For MutableDictCached it takes "
+        "much of the 0.5x margin over the floor. Meeting either target "
+        "needs caches that hand out shared objects, which we have not made an "
+        "option.",
     ]
     return GroupResult(
         name="layers",
