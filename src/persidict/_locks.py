@@ -15,12 +15,14 @@ machines.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
 import struct
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,42 +48,69 @@ def _held_locks() -> set[tuple[str, int]]:
     return held
 
 
+# Bounds, in seconds, of the pauses between tries of a lock with a timeout.
+_FIRST_POLL = 0.0005
+_MAX_POLL = 0.005
+
 if hasattr(fcntl, "F_OFD_SETLKW"):
 
-    def _lock_byte(fd: int, offset: int) -> None:
+    def _lock_byte(fd: int, offset: int, wait: bool) -> None:
         # An open-file-description lock (Linux): owned by this descriptor, so
         # two threads of one process exclude each other, and closing another
         # descriptor of the same file does not release it, unlike lockf().
         request = struct.pack("@hhqqi", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0)
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, request)
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW if wait else fcntl.F_OFD_SETLK, request)
 
 else:
 
-    def _lock_byte(fd: int, offset: int) -> None:
+    def _lock_byte(fd: int, offset: int, wait: bool) -> None:
         # Without OFD locks, flock() the whole file: also owned by the open
         # file description, but it serialises every key of the file.
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _lock_within(fd: int, offset: int, timeout: float) -> bool:
+    """Try to lock the byte until ``timeout`` seconds have passed; return
+    whether it was locked."""
+    deadline = time.monotonic() + timeout
+    pause = _FIRST_POLL
+    while True:
+        try:
+            _lock_byte(fd, offset, wait=False)
+            return True
+        except OSError as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, _MAX_POLL)
 
 
 @contextmanager
-def key_lock(lock_file: str, name: str) -> Iterator[None]:
+def key_lock(lock_file: str, name: str, timeout: float | None = None) -> Iterator[bool]:
     """Hold the lock of ``name`` in ``lock_file``, creating the file if needed.
 
     Two names that map to the same byte share a lock. That costs only some
     waiting, because a thread that holds the byte may enter it again for
-    either name.
+    either name. With a ``timeout``, the context goes on without the lock
+    once that many seconds have passed. It yields True if it has the lock.
     """
     offset = zlib.crc32(name.encode()) & _OFFSET_MASK
     held_locks = _held_locks()
     if (lock_file, offset) in held_locks:
-        yield
+        yield True
         return
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
-        _lock_byte(fd, offset)
+        if timeout is None:
+            _lock_byte(fd, offset, wait=True)
+        elif not _lock_within(fd, offset, timeout):
+            yield False
+            return
         held_locks.add((lock_file, offset))
         try:
-            yield
+            yield True
         finally:
             held_locks.discard((lock_file, offset))
     finally:

@@ -378,11 +378,11 @@ class FileDirDict(StorageDict[V]):
             return ITEM_NOT_AVAILABLE
         return _etag_of(st) if stat.S_ISREG(st.st_mode) else ITEM_NOT_AVAILABLE
 
-    def _key_lock(self, folder: str, path: str) -> AbstractContextManager[None]:
+    def _key_lock(self, folder: str, path: str) -> AbstractContextManager[bool]:
         """Hold the lock of the key stored at ``path``, in its folder's lock file."""
         return key_lock(os.path.join(folder, _LOCK_NAME), os.path.basename(path))
 
-    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[None]:
+    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
         path = self._path(key)
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)

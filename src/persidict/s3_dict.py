@@ -70,6 +70,10 @@ _NOT_FOUND: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 _PRECONDITION_FAILED: Final = frozenset(
     {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
 )
+# Seconds a transform waits for the machine lock of its key before it goes
+# on without it.
+_TRANSFORM_LOCK_WAIT: Final = 30.0
+
 # DeleteObjects takes at most this many keys per request.
 _DELETE_BATCH: Final = 1000
 
@@ -218,15 +222,22 @@ class BasicS3Dict(StorageDict[V]):
     def _locate(self, key: NonEmptySafeStrTuple) -> str:
         return f"s3://{self._bucket}/{self._object_key(key)}"
 
-    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[None]:
-        return self._host_lock(key)
+    def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
+        # Only a courtesy between the processes of this machine: the server
+        # checks every write, so after a while a transform goes on unlocked
+        # rather than wait for a stuck or deadlocked holder.
+        return self._host_lock(key, _TRANSFORM_LOCK_WAIT)
 
-    def _host_lock(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[None]:
+    def _host_lock(
+        self, key: NonEmptySafeStrTuple, timeout: float | None = None
+    ) -> AbstractContextManager[Any]:
         """Lock ``key`` against the other processes of this machine."""
         folder = host_lock_folder()
         if folder is None:
             return nullcontext()
-        return key_lock(os.path.join(folder, self._lock_name), self._object_key(key))
+        return key_lock(
+            os.path.join(folder, self._lock_name), self._object_key(key), timeout
+        )
 
     def _fail(self, err: Exception, operation: str, key: Any = None) -> NoReturn:
         if isinstance(err, ClientError):

@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from persidict import BasicS3Dict
+from persidict import ITEM_NOT_AVAILABLE, BasicS3Dict, s3_dict
 from persidict._locks import LOCK_FOLDER_VARIABLE, host_lock_folder, key_lock
 from tests.processes.process_workers import increment
 
@@ -52,6 +52,59 @@ def test_lock_of_another_key_does_not_wait(fork_group, tmp_path):
     waited = wait_for_lock(fork_group, str(tmp_path / "locks"), "k", "other", 30.0)
 
     assert waited < 5
+
+
+def test_lock_with_timeout_goes_on_without_it(fork_group, tmp_path):
+    lock_file = str(tmp_path / "locks")
+    ready = fork_group.context.Event()
+    fork_group.start(hold_lock, lock_file, "k", ready, 30.0)
+    assert ready.wait(30)
+
+    started = time.monotonic()
+    with key_lock(lock_file, "k", timeout=0.3) as locked:
+        waited = time.monotonic() - started
+    with key_lock(lock_file, "other", timeout=0.3) as other_locked:
+        pass
+
+    assert locked is False
+    assert 0.3 <= waited < 5
+    assert other_locked is True
+
+
+def increment_slowly(params: dict, ready, results) -> None:
+    """Increment "n" with a transformer that takes three seconds."""
+
+    def slow_increment(value):
+        ready.set()
+        time.sleep(3)
+        return 1 if value is ITEM_NOT_AVAILABLE else value + 1
+
+    d = BasicS3Dict(**params)
+    d.transform_item("n", transformer=slow_increment)
+    results.put("done")
+
+
+@pytest.mark.s3
+def test_s3_transform_stops_waiting_for_a_slow_holder(
+    fork_group, s3_bucket, monkeypatch
+):
+    # The machine lock only spares lost races: a transform that waited long
+    # enough goes on, and the server's condition makes the slow one retry.
+    params = {"bucket_name": s3_bucket}
+    ready = fork_group.context.Event()
+    results = fork_group.context.Queue()
+    fork_group.start(increment_slowly, params, ready, results)
+    assert ready.wait(60)
+    monkeypatch.setattr(s3_dict, "_TRANSFORM_LOCK_WAIT", 0.3)
+    d = BasicS3Dict(**params)
+
+    started = time.monotonic()
+    d.transform_item("n", transformer=increment)
+    waited = time.monotonic() - started
+    fork_group.collect(results, 1, timeout=60)
+
+    assert waited < 2.5
+    assert d["n"] == 2
 
 
 def test_killed_holder_releases_the_lock(fork_group, tmp_path):
