@@ -71,10 +71,6 @@ S3_CACHE_FOLDER = "s3-cache"
 # max_workers) S3 requests at once, so a batch must be well above 16.
 DEFAULT_BATCH_SIZE = 200
 
-# Variables that would make boto3 sign the tour's requests with other
-# credentials than those of the tour's S3 server.
-CONFLICTING_AWS_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE")
-
 # Characters outside the safe set of key components become this one.
 REPLACEMENT_CHAR = "_"
 
@@ -938,21 +934,10 @@ def running_s3_server() -> Iterator[SeaweedS3Server]:
         f"started in {server.last_start_seconds:.1f} s, stopped at the end"
     )
 
-    saved = {
-        name: os.environ.get(name)
-        for name in (*server.env(), *CONFLICTING_AWS_VARIABLES)
-    }
     try:
-        for name in CONFLICTING_AWS_VARIABLES:
-            os.environ.pop(name, None)
-        os.environ.update(server.env())
-        yield server
+        with server.environment():
+            yield server
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         server.stop()
 
 

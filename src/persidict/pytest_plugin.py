@@ -23,29 +23,16 @@ __all__ = ["s3_bucket", "s3_server"]
 
 _bucket_numbers = itertools.count(1)
 
-# Variables that would send boto3 elsewhere or sign with other credentials.
-_CONFLICTING_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE")
-
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[SeaweedS3Server]:
     """A running SeaweedFS S3 server, with boto3's variables set to reach it."""
     server = SeaweedS3Server()
     server.start()
-    saved = {
-        name: os.environ.get(name) for name in (*server.env(), *_CONFLICTING_VARIABLES)
-    }
     try:
-        for name in _CONFLICTING_VARIABLES:
-            os.environ.pop(name, None)
-        os.environ.update(server.env())
-        yield server
+        with server.environment():
+            yield server
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         server.stop()
 
 

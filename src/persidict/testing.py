@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,9 @@ _MAX_PORT = 32767 - _GRPC_PORT_OFFSET
 _PORT_CANDIDATES_PER_SERVICE = 200
 _START_ATTEMPTS_ON_PORT_CONFLICT = 3
 _LOG_TAIL_BYTES = 4000
+
+# Variables that would send boto3 elsewhere or sign with other credentials.
+_CONFLICTING_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE")
 
 
 def _stop_with_parent() -> None:
@@ -284,6 +289,29 @@ class SeaweedS3Server:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    @contextmanager
+    def environment(self) -> Iterator[None]:
+        """Point boto3 in this process at the server while the block runs.
+
+        Sets the variables of ``env()`` in ``os.environ`` and removes those
+        that would send boto3 elsewhere or sign with other credentials
+        (``AWS_SESSION_TOKEN``, ``AWS_PROFILE``, ``AWS_CONFIG_FILE``). All of
+        them get their earlier values back when the block ends.
+        """
+        names = (*self.env(), *_CONFLICTING_VARIABLES)
+        saved = {name: os.environ.get(name) for name in names}
+        try:
+            for name in _CONFLICTING_VARIABLES:
+                os.environ.pop(name, None)
+            os.environ.update(self.env())
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def log_tail(self, max_bytes: int = _LOG_TAIL_BYTES) -> str:
         """Return the last ``max_bytes`` bytes of the server log, or "" when there is no log."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 
 import boto3
@@ -209,3 +210,17 @@ def test_no_credentials_in_errors_or_logs(
         _assert_no_secret(message, secrets)
     for record in records:
         _assert_no_secret(record.getMessage(), secrets)
+
+
+def test_server_environment_restores_variables(s3_server, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "someone-else")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+
+    with s3_server.environment():
+        inside = dict(os.environ)
+
+    assert "AWS_PROFILE" not in inside
+    assert inside["AWS_ENDPOINT_URL"] == s3_server.endpoint_url
+    assert inside["AWS_ACCESS_KEY_ID"] == s3_server.access_key
+    assert os.environ["AWS_PROFILE"] == "someone-else"
+    assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
