@@ -291,20 +291,15 @@ class FileDirDict(StorageDict[V]):
         except OSError as err:
             self._fail(err, "write", key, path)
         try:
-            if expected is None:
-                # Plain writes take the key lock too: a compare-and-swap checks
-                # and replaces under it, and must not replace a plain write
-                # that landed after its check.
-                with self._key_lock(folder, path):
-                    os.replace(temp, path)
-            elif expected is ITEM_NOT_AVAILABLE:
-                self._link_new(temp, path)
-            else:
-                with self._key_lock(folder, path):
-                    actual = self._current_etag(path)
-                    if actual != expected:
-                        raise ETagMismatch(actual)
-                    os.replace(temp, path)
+            try:
+                self._publish(temp, path, expected)
+            except FileNotFoundError:
+                if os.path.lexists(temp):
+                    raise
+                # A scan took the temporary file for a leftover while this
+                # write waited over an hour for the key lock: write it again.
+                temp, etag = self._write_temp(folder, data)
+                self._publish(temp, path, expected)
         except ETagMismatch:
             _unlink_quietly(temp)
             raise
@@ -352,6 +347,24 @@ class FileDirDict(StorageDict[V]):
             raise
         os.close(fd)
         return temp, _etag_of(st)
+
+    def _publish(self, temp: str, path: str, expected: ETagIfExists | None) -> None:
+        """Rename the complete ``temp`` to ``path`` if ``expected`` holds."""
+        folder = os.path.dirname(path)
+        if expected is None:
+            # Plain writes take the key lock too: a compare-and-swap checks
+            # and replaces under it, and must not replace a plain write that
+            # landed after its check.
+            with self._key_lock(folder, path):
+                os.replace(temp, path)
+        elif expected is ITEM_NOT_AVAILABLE:
+            self._link_new(temp, path)
+        else:
+            with self._key_lock(folder, path):
+                actual = self._current_etag(path)
+                if actual != expected:
+                    raise ETagMismatch(actual)
+                os.replace(temp, path)
 
     def _link_new(self, temp: str, path: str) -> None:
         # link() fails with EEXIST when the target exists, which makes the
@@ -501,7 +514,7 @@ def _remove_if_stale(entry: os.DirEntry[str]) -> None:
         # the modification time it is never the stamp a writer set.
         if time.time() - max(st.st_mtime, st.st_ctime) > _STALE_TEMP_AGE:
             os.unlink(entry.path)
-            logger.info("removed %s, left by a writer that was killed", entry.path)
+            logger.info("removed %s, a temporary file over an hour old", entry.path)
     except OSError:
         # Renamed, removed or unreadable since the folder was listed.
         return

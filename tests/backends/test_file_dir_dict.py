@@ -23,6 +23,7 @@ from persidict import (
     BackendError,
     CorruptValueError,
     FileDirDict,
+    NonEmptySafeStrTuple,
     file_dir_dict,
 )
 
@@ -188,6 +189,33 @@ def test_scan_removes_stale_temp_files(tmp_path, monkeypatch):
     assert not stale.exists()
     assert fresh.exists()
     assert d["grp", "item"] == 1
+
+
+def test_write_survives_removal_of_its_temp_file(tmp_path, monkeypatch):
+    # A write that waits long for the key lock may find that a scan took its
+    # temporary file for a leftover: it writes the file again.
+    d = FileDirDict(base_dir=tmp_path, fsync=False)
+    d["k"] = 1
+    monkeypatch.setattr(file_dir_dict, "_STALE_TEMP_AGE", 0.5)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            d["k"] = 2
+        except BaseException as err:
+            errors.append(err)
+
+    with d._exclusive(NonEmptySafeStrTuple("k")):
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(1.0)
+        assert list(d.keys()) == [("k",)]
+        temp_files = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    writer.join(30)
+
+    assert temp_files == []
+    assert errors == []
+    assert d["k"] == 2
 
 
 def test_scan_keeps_recent_temp_files(tmp_path):
