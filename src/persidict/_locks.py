@@ -87,21 +87,59 @@ def _lock_within(fd: int, offset: int, timeout: float) -> bool:
         pause = min(pause * 2, _MAX_POLL)
 
 
+# The descriptors of the locks this process holds, each with the token of
+# the key_lock call that opened it.
+_open_locks: dict[int, object] = {}
+
+
+def _forget_locks_in_child() -> None:
+    """Drop, in a forked child, the locks that the parent held at the fork.
+
+    The child's copies of their descriptors share the parent's open file
+    descriptions, so they would keep those locks held while the child
+    lives, and the child would take itself for their holder.
+    """
+    for fd in list(_open_locks):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _open_locks.clear()
+    _thread_state.held = set()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_locks_in_child)
+
+
 @contextmanager
-def key_lock(lock_file: str, name: str, timeout: float | None = None) -> Iterator[bool]:
+def key_lock(
+    lock_file: str, name: str, timeout: float | None = None, optional: bool = False
+) -> Iterator[bool]:
     """Hold the lock of ``name`` in ``lock_file``, creating the file if needed.
 
     Two names that map to the same byte share a lock. That costs only some
-    waiting, because a thread that holds the byte may enter it again for
-    either name. With a ``timeout``, the context goes on without the lock
-    once that many seconds have passed. It yields True if it has the lock.
+    waiting, because a thread that has the byte locked may enter it again
+    for either name. With a ``timeout``, the context goes on without the lock
+    once that many seconds have passed. With ``optional``, a lock file that
+    cannot be opened is logged once and the context goes on without it. It
+    yields True if it has the lock.
     """
     offset = zlib.crc32(name.encode()) & _OFFSET_MASK
     held_locks = _held_locks()
     if (lock_file, offset) in held_locks:
         yield True
         return
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError as err:
+        if not optional:
+            raise
+        _warn_once(lock_file, f"cannot open the lock file {lock_file}: {err}")
+        yield False
+        return
+    token = object()
+    _open_locks[fd] = token
     try:
         if timeout is None:
             _lock_byte(fd, offset, wait=True)
@@ -115,11 +153,15 @@ def key_lock(lock_file: str, name: str, timeout: float | None = None) -> Iterato
             held_locks.discard((lock_file, offset))
     finally:
         # Closing the descriptor releases the lock; the kernel also does that
-        # when the process dies.
-        os.close(fd)
+        # when the process dies. In a forked child the descriptor was
+        # closed already, and its number may belong to another file since.
+        if _open_locks.get(fd) is token:
+            del _open_locks[fd]
+            os.close(fd)
 
 
-_warned_folders: set[str] = set()
+# Lock folders and files already warned about.
+_warned_paths: set[str] = set()
 
 
 def host_lock_folder() -> str | None:
@@ -147,9 +189,9 @@ def host_lock_folder() -> str | None:
     return folder
 
 
-def _warn_once(folder: str, problem: str) -> None:
-    if folder not in _warned_folders:
-        _warned_folders.add(folder)
+def _warn_once(path: str, problem: str) -> None:
+    if path not in _warned_paths:
+        _warned_paths.add(path)
         logger.warning(
             "%s. Transforms of S3 keys from this machine will race one another "
             "until %s names a folder of yours.",

@@ -223,20 +223,29 @@ class BasicS3Dict(StorageDict[V]):
         return f"s3://{self._bucket}/{self._object_key(key)}"
 
     def _exclusive(self, key: NonEmptySafeStrTuple) -> AbstractContextManager[Any]:
-        # Only a courtesy between the processes of this machine: the server
-        # checks every write, so after a while a transform goes on unlocked
-        # rather than wait for a stuck or deadlocked holder.
-        return self._host_lock(key, _TRANSFORM_LOCK_WAIT)
+        if _conditional_support.get((self._endpoint, self._bucket)) is False:
+            # The fallback's writes rest on this lock: wait for it, as they do.
+            return self._host_lock(key)
+        # Otherwise only a courtesy between the processes of this machine:
+        # the server checks every write, so after a while a transform goes
+        # on unlocked rather than wait for a stuck or deadlocked holder.
+        return self._host_lock(key, _TRANSFORM_LOCK_WAIT, optional=True)
 
     def _host_lock(
-        self, key: NonEmptySafeStrTuple, timeout: float | None = None
+        self,
+        key: NonEmptySafeStrTuple,
+        timeout: float | None = None,
+        optional: bool = False,
     ) -> AbstractContextManager[Any]:
         """Lock ``key`` against the other processes of this machine."""
         folder = host_lock_folder()
         if folder is None:
             return nullcontext()
         return key_lock(
-            os.path.join(folder, self._lock_name), self._object_key(key), timeout
+            os.path.join(folder, self._lock_name),
+            self._object_key(key),
+            timeout,
+            optional,
         )
 
     def _fail(self, err: Exception, operation: str, key: Any = None) -> NoReturn:

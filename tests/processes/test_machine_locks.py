@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from persidict import ITEM_NOT_AVAILABLE, BasicS3Dict, s3_dict
+from persidict import ITEM_NOT_AVAILABLE, BasicS3Dict, FileDirDict, s3_dict
 from persidict._locks import LOCK_FOLDER_VARIABLE, host_lock_folder, key_lock
 from tests.processes.process_workers import increment
 
@@ -187,3 +187,75 @@ def test_s3_transform_works_without_a_lock_folder(
     assert d["n"] == 3
     assert "cannot create the lock folder" in caplog.text
     assert str(blocker / "locks") in caplog.text
+
+
+@pytest.mark.s3
+def test_s3_transform_works_when_lock_file_unusable(
+    s3_bucket, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv(LOCK_FOLDER_VARIABLE, str(tmp_path / "locks"))
+    d = BasicS3Dict(bucket_name=s3_bucket)
+    # A folder where the lock file should be: it cannot be opened as a file.
+    (tmp_path / "locks").mkdir(mode=0o700)
+    (tmp_path / "locks" / d._lock_name).mkdir()
+
+    with caplog.at_level(logging.WARNING, logger="persidict"):
+        d.transform_item("n", transformer=increment)
+        d.transform_item("n", transformer=increment)
+
+    assert d["n"] == 2
+    assert "cannot open the lock file" in caplog.text
+    assert d._lock_name in caplog.text
+
+
+def sleep_quietly(seconds: float, results) -> None:
+    results.put("started")
+    time.sleep(seconds)
+
+
+def write_in_child(params: dict, results) -> None:
+    started = time.monotonic()
+    FileDirDict(**params)["k"] = "child"
+    results.put(time.monotonic() - started)
+
+
+def test_forked_child_does_not_keep_parent_locks(fork_group, tmp_path):
+    # A child forked during a transform shares the descriptor of the key's
+    # lock. Once the parent's transform ends, the parent must not wait for
+    # the child to exit before it can write that key again.
+    params = {"base_dir": str(tmp_path), "fsync": False}
+    d = FileDirDict(**params)
+    results = fork_group.context.Queue()
+
+    def fork_a_sleeper(value):
+        fork_group.start(sleep_quietly, 30.0, results)
+        return 1
+
+    d.transform_item("k", transformer=fork_a_sleeper)
+    fork_group.collect(results, 1, timeout=30)
+    started = time.monotonic()
+    d["k"] = 2
+    waited = time.monotonic() - started
+
+    assert waited < 5
+    assert d["k"] == 2
+
+
+def test_forked_child_waits_for_parent_lock(fork_group, tmp_path):
+    # The child must not take itself for the holder of a lock that the
+    # parent's transform holds: its write waits until the transform ends.
+    params = {"base_dir": str(tmp_path), "fsync": False}
+    d = FileDirDict(**params)
+    results = fork_group.context.Queue()
+
+    def fork_a_writer(value):
+        fork_group.start(write_in_child, params, results)
+        time.sleep(1.0)
+        return "parent"
+
+    d.transform_item("k", transformer=fork_a_writer)
+    [child_waited] = fork_group.collect(results, 1, timeout=30)
+    fork_group.join_all(timeout=30)
+
+    assert child_waited > 0.5
+    assert d["k"] == "child"
