@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["SeaweedS3Server", "SeaweedS3ServerError", "find_weed_binary"]
 
@@ -527,11 +528,18 @@ class SeaweedS3Server:
             try:
                 with opener.open(health_url, timeout=1.0) as response:
                     if response.status == 200:
-                        return
-                    last_error = f"HTTP {response.status}"
+                        # The S3 gateway responds before the volume server
+                        # has registered its volumes with the master. Until
+                        # then, a restarted server fails reads of its stored
+                        # objects with InternalError.
+                        if self._volume_server_registered(opener):
+                            return
+                        last_error = "no volume server registered with the master"
+                    else:
+                        last_error = f"HTTP {response.status}"
             except urllib.error.HTTPError as error:
                 last_error = f"HTTP {error.code}"
-            except (urllib.error.URLError, OSError) as error:
+            except (urllib.error.URLError, OSError, ValueError) as error:
                 last_error = str(error)
 
             if time.monotonic() >= deadline:
@@ -541,6 +549,18 @@ class SeaweedS3Server:
                     f"End of its log:\n{self.log_tail()}"
                 )
             time.sleep(0.05)
+
+    def _volume_server_registered(self, opener: Any) -> bool:
+        """Return True if the master lists a volume server in its topology."""
+        url = f"http://{_LOOPBACK}:{self._require_ports().master}/dir/status"
+        with opener.open(url, timeout=1.0) as response:
+            status = json.load(response)
+        data_centers = status.get("Topology", {}).get("DataCenters") or []
+        return any(
+            rack.get("DataNodes")
+            for data_center in data_centers
+            for rack in data_center.get("Racks") or []
+        )
 
     def _terminate_process(self) -> None:
         process, self._process = self._process, None
