@@ -42,10 +42,10 @@ _thread_state = threading.local()
 
 def _held_locks() -> set[tuple[str, int]]:
     """Return the (lock file, offset) pairs the current thread holds."""
-    held: set[tuple[str, int]] | None = getattr(_thread_state, "held", None)
-    if held is None:
-        held = _thread_state.held = set()
-    return held
+    locks: set[tuple[str, int]] | None = getattr(_thread_state, "held", None)
+    if locks is None:
+        locks = _thread_state.held = set()
+    return locks
 
 
 # Bounds, in seconds, of the pauses between tries of a lock with a timeout.

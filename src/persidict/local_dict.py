@@ -147,18 +147,9 @@ class LocalDict(StorageDict[V]):
         Reads need no lock: entries are immutable and replaced whole, and
         each dict lookup on the way is atomic.
         """
-        node = self._backend.root
-        for name in self._prefix.strings:
-            node = node.children.get(name)  # type: ignore[assignment]
-            if node is None:
-                raise KeyError(key)
-        strings = key.strings
-        for name in strings[:-1]:
-            node = node.children.get(name)  # type: ignore[assignment]
-            if node is None:
-                raise KeyError(key)
-        entries = node.entries.get(self.serialization_format)
-        entry = None if entries is None else entries.get(strings[-1])
+        node = self._node(key, create=False)
+        entries = None if node is None else node.entries.get(self.serialization_format)
+        entry = None if entries is None else entries.get(key.strings[-1])
         if entry is None:
             raise KeyError(key)
         return entry
